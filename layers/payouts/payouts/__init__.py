@@ -1,0 +1,1 @@
+"""payouts: serverless payout orchestration (the package shipped as the Lambda layer)."""

@@ -1,0 +1,93 @@
+"""The order: one payout's state, as stored, and the evidence that justifies each change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from payouts.domain.request import PayoutRequest
+from payouts.domain.status import UNRESOLVED, OrderStatus, is_terminal
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the only clock the domain uses)."""
+    return datetime.now(UTC)
+
+
+class Order(BaseModel):
+    """One payout order. Immutable: every change is a new Order written by a conditional write."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    payout_id: str
+    # None only for a request that was refused as invalid; its excerpt is in ``invalid_request``.
+    request: PayoutRequest | None
+    invalid_request: str | None = None
+    fingerprint: str
+    status: OrderStatus
+    version: int = Field(ge=1)
+    provider: str | None = None
+    provider_order_id: str | None = None
+    status_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    next_check_at: datetime | None = None
+    check_attempts: int = 0
+    submit_attempts: int = 0
+    first_unresolved_at: datetime | None = None
+    needs_review: bool = False
+    review_reason: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the order's status is final."""
+        return is_terminal(self.status)
+
+    @property
+    def is_unresolved(self) -> bool:
+        """True while the provider has not settled the order (the reconcile loop follows it)."""
+        return self.status in UNRESOLVED
+
+    def is_due(self, now: datetime) -> bool:
+        """True when the reconcile loop should check this order at ``now``."""
+        return self.next_check_at is not None and self.next_check_at <= now
+
+
+class EvidenceKind(StrEnum):
+    """What an evidence item records."""
+
+    RECEIVED = "RECEIVED"
+    CONFLICT = "CONFLICT"
+    CREATE_SENT = "CREATE_SENT"
+    CREATE_ANSWER = "CREATE_ANSWER"
+    CALLBACK = "CALLBACK"
+    QUERY = "QUERY"
+    TRANSITION = "TRANSITION"
+    SCHEDULE = "SCHEDULE"
+    REVIEW = "REVIEW"
+    OPERATOR = "OPERATOR"
+
+
+class Evidence(BaseModel):
+    """An append-only record in the order's partition: what was sent, received or decided.
+
+    ``detail`` must already be redacted: no keys, no signatures, beneficiary details masked.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: EvidenceKind
+    summary: str
+    detail: dict[str, JsonValue] = Field(default_factory=dict)
+    at: datetime = Field(default_factory=utc_now)
+    # Filled by the store when read back: the status the order moved from and to, if any.
+    from_status: OrderStatus | None = None
+    to_status: OrderStatus | None = None
+    actor: str = "system"
+
+    def with_detail(self, **more: Any) -> Evidence:
+        """A copy with more detail fields."""
+        return self.model_copy(update={"detail": {**self.detail, **more}})

@@ -1,0 +1,164 @@
+"""The provider port: what every payout provider adapter offers, and its closed outcome types.
+
+Adapters translate a provider's HTTP API into these outcomes through a decision table kept as data
+beside the adapter. The golden rule: when the outcome of a create is not known for certain it is
+AMBIGUOUS, never REJECTED; only REJECTED means "no money moved, and none will".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from payouts.domain.order import Order
+
+
+class CreateKind(StrEnum):
+    """What a create call established."""
+
+    ACCEPTED = "ACCEPTED"  # the provider has the order (its id is known); money not moved yet
+    REJECTED = "REJECTED"  # refused definitively; no order exists at the provider
+    DUPLICATE = "DUPLICATE"  # the provider already has an order with this merchant number
+    AMBIGUOUS = "AMBIGUOUS"  # the bytes may have arrived; only a query can tell
+    NOT_SENT = "NOT_SENT"  # provably never left (connect refused, DNS, connect timeout)
+
+
+class QueryKind(StrEnum):
+    """What a query (or a callback) says of the order at the provider."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REVERSED = "REVERSED"
+    NOT_FOUND = "NOT_FOUND"
+    UNKNOWN = "UNKNOWN"  # the answer could not be read or is not in our table: keep polling
+
+
+@dataclass(frozen=True)
+class RawExchange:
+    """What the provider actually said, for the evidence log. Never holds keys or signatures."""
+
+    transport: str  # "ok", "connect_error", "connect_timeout", "read_timeout", "reset", ...
+    http_status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    body_excerpt: str | None = None  # at most a few hundred characters, redacted
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """The result of one create call."""
+
+    kind: CreateKind
+    reason: str
+    raw: RawExchange
+    provider_order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """The result of one query. Amount and currency are as the provider reported them (minor
+    units), so the caller can refuse to apply an answer that does not match the order."""
+
+    kind: QueryKind
+    reason: str
+    raw: RawExchange
+    provider_order_id: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackEvent:
+    """A callback whose signature was verified (or, for providers whose callback signing is not
+    documented, a callback that must only trigger a query: ``trusted`` is False)."""
+
+    provider: str
+    merchant_order_id: str
+    kind: QueryKind
+    trusted: bool
+    fields: Mapping[str, object]  # every field received, for the evidence log
+    provider_order_id: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    signed_at: datetime | None = None  # when the provider signs a timestamp (replay window)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The exact acknowledgement a provider expects back from our callback endpoint."""
+
+    status_code: int
+    body: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class BalanceEntry:
+    """One currency's balance at the provider, in minor units."""
+
+    currency: str
+    available_minor: int
+    frozen_minor: int = 0
+
+
+class CallbackRejected(Exception):
+    """The callback's signature is missing or wrong: answer 401, change nothing."""
+
+
+class CallbackMalformed(Exception):
+    """The callback cannot be read (not JSON, missing fields): answer 400, change nothing."""
+
+
+class ProviderUnavailable(Exception):
+    """A query or balance call could not get an answer (timeout, 5xx, unreadable)."""
+
+
+@runtime_checkable
+class PayoutProvider(Protocol):
+    """The port. One adapter per provider API family; ``name`` is its routing key."""
+
+    name: str
+
+    async def create(self, order: Order) -> CreateOutcome:
+        """Send the create for ``order`` under its own merchant order number (its payout id)."""
+        ...
+
+    async def query(self, order: Order) -> QueryOutcome:
+        """Ask the provider where ``order`` stands. Never raises for provider trouble: UNKNOWN."""
+        ...
+
+    def verify_callback(self, headers: Mapping[str, str], raw_body: bytes) -> CallbackEvent:
+        """Verify and parse a callback. Raises CallbackRejected or CallbackMalformed."""
+        ...
+
+    def ack(self) -> Ack:
+        """The acknowledgement body and status the provider expects."""
+        ...
+
+    async def balance(self) -> list[BalanceEntry]:
+        """The merchant's balances. Raises ProviderUnavailable when no answer can be read."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderTimeouts:
+    """httpx timeouts, seconds. A connect failure is provably NOT_SENT; a read one is not."""
+
+    connect: float = 3.0
+    read: float = 10.0
+    write: float = 5.0
+    pool: float = 2.0
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What every adapter gets besides its credentials: where to reach the provider and where the
+    provider should call us back."""
+
+    base_url: str
+    notify_url: str
+    timeouts: ProviderTimeouts = field(default_factory=ProviderTimeouts)
