@@ -1,0 +1,25 @@
+"""The DynamoDB order store: the only code that knows the table's keys."""
+
+from payouts.store.orders import (
+    AlreadyExists,
+    Applied,
+    Created,
+    CreateResult,
+    DueOrder,
+    OrderStore,
+    OrderSummary,
+    Stale,
+    WriteResult,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "Applied",
+    "CreateResult",
+    "Created",
+    "DueOrder",
+    "OrderStore",
+    "OrderSummary",
+    "Stale",
+    "WriteResult",
+]

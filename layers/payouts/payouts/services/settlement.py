@@ -1,0 +1,164 @@
+"""Applying what a provider says about an order (from a query, a callback or a create answer).
+
+Shared by callbacks and the reconcile loop so that both obey exactly the same rules:
+- a verdict moves the order only along the transition table, by a conditional write;
+- a terminal verdict (and any verdict that reports an amount) must match the order's amount and
+  currency, or it is escalated to a person and never applied;
+- a terminal order that hears a contradicting terminal verdict (paid, then "failed") is escalated,
+  never moved; a late PENDING is simply ignored;
+- losing a race re-reads the order and decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from payouts.domain.order import Evidence, EvidenceKind, Order
+from payouts.domain.status import OrderStatus, can_transition
+from payouts.providers.base import QueryKind
+from payouts.store import Applied, OrderStore
+
+S = OrderStatus
+
+# The status a provider verdict moves an order to. PENDING means "the provider has it".
+_TARGETS: Final[dict[QueryKind, OrderStatus]] = {
+    QueryKind.SUCCEEDED: S.SUCCEEDED,
+    QueryKind.FAILED: S.FAILED,
+    QueryKind.REVERSED: S.REVERSED,
+    QueryKind.PENDING: S.SUBMITTED,
+}
+_TERMINAL_VERDICTS: Final = frozenset({QueryKind.SUCCEEDED, QueryKind.FAILED, QueryKind.REVERSED})
+_ATTEMPTS: Final = 3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the provider said, reduced to what settlement needs."""
+
+    kind: QueryKind
+    source: str  # "query", "callback", ...
+    reason: str
+    provider: str | None = None
+    provider_order_id: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The order moved to a new status."""
+
+    order: Order
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """Nothing to do (already there, a late or uninformative verdict)."""
+
+    order: Order
+    why: str
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """The verdict was not applied; the order is flagged for a person."""
+
+    order: Order
+    why: str
+
+
+Outcome = Settled | Unchanged | Escalated
+
+
+def apply_verdict(
+    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+) -> Outcome:
+    """Apply ``verdict`` to ``order`` (re-reading and deciding again if it changed meanwhile)."""
+    current = order
+    for _ in range(_ATTEMPTS):
+        outcome = _apply_once(store, current, verdict, evidence, now)
+        if outcome is not None:
+            return outcome
+        fresh = store.get(order.payout_id)
+        if fresh is None:
+            raise LookupError(f"order {order.payout_id} vanished")
+        current = fresh
+    return Unchanged(current, "the order kept changing under us; the next check will decide")
+
+
+def mismatch(order: Order, verdict: Verdict) -> str | None:
+    """Why the verdict's money differs from the order's, or None when it matches.
+
+    A terminal verdict must state the amount; other verdicts are checked when they state it.
+    """
+    if order.request is None:
+        return "the order has no valid request to compare against"
+    expected = order.request.amount
+    if verdict.amount_minor is None or verdict.currency is None:
+        if verdict.kind in _TERMINAL_VERDICTS:
+            return f"provider reported {verdict.kind} without an amount and currency"
+        return None
+    if verdict.amount_minor != expected.value or verdict.currency != expected.currency:
+        return (
+            f"provider reported {verdict.amount_minor} {verdict.currency}, "
+            f"order is {expected.value} {expected.currency}"
+        )
+    return None
+
+
+def escalate(
+    store: OrderStore, order: Order, reason: str, evidence: Evidence, now: datetime
+) -> Escalated | None:
+    """Flag ``order`` for a person with ``reason``; its status is untouched. None if stale."""
+    note = evidence.model_copy(
+        update={"kind": EvidenceKind.REVIEW, "summary": f"escalated: {reason}"}
+    ).with_detail(review_reason=reason, evidence_summary=evidence.summary)
+    result = store.update(order, now, note, needs_review=True, review_reason=reason)
+    if isinstance(result, Applied):
+        return Escalated(result.order, reason)
+    return None
+
+
+def _apply_once(
+    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+) -> Outcome | None:
+    target = _TARGETS.get(verdict.kind)
+    if target is None:
+        return Unchanged(order, f"{verdict.kind} settles nothing")
+    if order.status is target:
+        return Unchanged(order, f"already {target}")
+    if not can_transition(order.status, target):
+        return _refused_move(store, order, verdict, evidence, now)
+    problem = mismatch(order, verdict)
+    if problem is not None:
+        return escalate(store, order, f"amount mismatch: {problem}", evidence, now)
+    changes = _changes_for(order, verdict, target, now)
+    result = store.transition(order, target, evidence, now, **changes)
+    return Settled(result.order) if isinstance(result, Applied) else None
+
+
+def _refused_move(
+    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+) -> Outcome | None:
+    # A terminal order hearing another terminal verdict means the provider contradicts itself
+    # (or someone forged a convincing message): a person must look. Anything else is just late.
+    if order.is_terminal and verdict.kind in _TERMINAL_VERDICTS and not order.needs_review:
+        reason = f"provider says {verdict.kind} ({verdict.source}) but the order is {order.status}"
+        return escalate(store, order, reason, evidence, now)
+    return Unchanged(order, f"{verdict.kind} after {order.status} is out of order; ignored")
+
+
+def _changes_for(
+    order: Order, verdict: Verdict, target: OrderStatus, now: datetime
+) -> dict[str, object]:
+    changes: dict[str, object] = {"status_reason": verdict.reason}
+    if verdict.provider_order_id and not order.provider_order_id:
+        changes["provider_order_id"] = verdict.provider_order_id
+    if verdict.provider and not order.provider:
+        changes["provider"] = verdict.provider
+    if target is S.SUBMITTED:
+        # Still pending at the provider: keep it in the due index (the caller may reschedule).
+        changes["next_check_at"] = order.next_check_at or now
+    return changes

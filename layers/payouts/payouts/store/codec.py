@@ -1,0 +1,170 @@
+"""Orders and evidence to and from DynamoDB items (attribute-value form).
+
+Absent optional values are omitted rather than stored as NULL: the GSI key attributes must be
+missing, not NULL, for the sparse indexes to stay sparse.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from payouts.domain.order import Evidence, Order
+from payouts.domain.request import PayoutRequest
+from payouts.domain.status import OrderStatus, is_terminal
+from payouts.store import keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UniversalAttributeValueTypeDef
+
+    Item = dict[str, AttributeValueTypeDef]
+    ReadItem = Mapping[str, UniversalAttributeValueTypeDef]
+else:
+    Item = dict
+    ReadItem = Mapping
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+_TIME_FIELDS = ("created_at", "updated_at", "next_check_at", "first_unresolved_at")
+
+
+def to_attribute_values(values: Mapping[str, Any]) -> Item:
+    """Plain Python values (str, int, bool) to attribute values, dropping None."""
+    return {
+        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+    }
+
+
+def from_attribute_values(item: ReadItem) -> dict[str, Any]:
+    """Attribute values to plain Python values (numbers become int)."""
+    plain = {name: _deserializer.deserialize(value) for name, value in item.items()}  # type: ignore[arg-type]
+    return {name: int(value) if _is_number(value) else value for name, value in plain.items()}
+
+
+def order_to_item(order: Order) -> Item:
+    """The full order item, with every index attribute derived from the order's state."""
+    values: dict[str, Any] = {
+        "PK": keys.order_pk(order.payout_id),
+        "SK": keys.ORDER_SK,
+        "payout_id": order.payout_id,
+        "request": order.request.model_dump_json() if order.request else None,
+        "invalid_request": order.invalid_request,
+        "fingerprint": order.fingerprint,
+        "status": order.status.value,
+        "version": order.version,
+        "provider": order.provider,
+        "provider_order_id": order.provider_order_id,
+        "status_reason": order.status_reason,
+        "check_attempts": order.check_attempts,
+        "submit_attempts": order.submit_attempts,
+        "needs_review": order.needs_review,
+        "review_reason": order.review_reason,
+        **{name: _time_or_none(getattr(order, name)) for name in _TIME_FIELDS},
+        **_denormalised_request(order),
+        **_index_attributes(order),
+    }
+    return to_attribute_values(values)
+
+
+def order_from_item(item: ReadItem) -> Order:
+    """An Order from its stored item."""
+    values = from_attribute_values(item)
+    request_json = values.get("request")
+    return Order(
+        payout_id=values["payout_id"],
+        request=PayoutRequest.model_validate_json(request_json) if request_json else None,
+        invalid_request=values.get("invalid_request"),
+        fingerprint=values["fingerprint"],
+        status=OrderStatus(values["status"]),
+        version=values["version"],
+        provider=values.get("provider"),
+        provider_order_id=values.get("provider_order_id"),
+        status_reason=values.get("status_reason"),
+        check_attempts=values.get("check_attempts", 0),
+        submit_attempts=values.get("submit_attempts", 0),
+        needs_review=values.get("needs_review", False),
+        review_reason=values.get("review_reason"),
+        created_at=keys.parse_timestamp(values["created_at"]),
+        updated_at=keys.parse_timestamp(values["updated_at"]),
+        next_check_at=_parse_or_none(values.get("next_check_at")),
+        first_unresolved_at=_parse_or_none(values.get("first_unresolved_at")),
+    )
+
+
+def evidence_to_item(payout_id: str, evidence: Evidence, unique: str, version: int | None) -> Item:
+    """An append-only evidence item in the order's partition."""
+    return to_attribute_values(
+        {
+            "PK": keys.order_pk(payout_id),
+            "SK": keys.evidence_sk(evidence.at, unique),
+            "kind": evidence.kind.value,
+            "summary": evidence.summary,
+            "detail": json.dumps(evidence.detail, sort_keys=True, separators=(",", ":")),
+            "at": keys.timestamp(evidence.at),
+            "from_status": evidence.from_status.value if evidence.from_status else None,
+            "to_status": evidence.to_status.value if evidence.to_status else None,
+            "actor": evidence.actor,
+            "order_version": version,
+        }
+    )
+
+
+def evidence_from_item(item: ReadItem) -> Evidence:
+    """An Evidence from its stored item."""
+    values = from_attribute_values(item)
+    return Evidence.model_validate(
+        {
+            "kind": values["kind"],
+            "summary": values["summary"],
+            "detail": json.loads(values.get("detail", "{}")),
+            "at": keys.parse_timestamp(values["at"]),
+            "from_status": values.get("from_status"),
+            "to_status": values.get("to_status"),
+            "actor": values.get("actor", "system"),
+        }
+    )
+
+
+def _denormalised_request(order: Order) -> dict[str, Any]:
+    # Top-level copies for the ops index projection (listing without reading every item).
+    if order.request is None:
+        return {}
+    return {
+        "amount_value": order.request.amount.value,
+        "currency": order.request.amount.currency,
+        "method": order.request.method,
+    }
+
+
+def _index_attributes(order: Order) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "status_pk": keys.status_partition(order.status.value, order.created_at),
+        "status_sk": f"{keys.timestamp(order.created_at)}#{order.payout_id}",
+    }
+    if not is_terminal(order.status) and order.next_check_at is not None:
+        attributes["due_pk"] = keys.due_shard(order.payout_id)
+        attributes["due_sk"] = keys.due_sort_key(order.next_check_at, order.payout_id)
+    if order.provider and order.provider_order_id:
+        attributes["provider_ref"] = keys.provider_ref(order.provider, order.provider_order_id)
+    if order.needs_review:
+        attributes["review_pk"] = keys.REVIEW_PK
+        attributes["review_sk"] = f"{keys.timestamp(order.updated_at)}#{order.payout_id}"
+    return attributes
+
+
+def _time_or_none(moment: datetime | None) -> str | None:
+    return keys.timestamp(moment) if moment is not None else None
+
+
+def _parse_or_none(text: str | None) -> datetime | None:
+    return keys.parse_timestamp(text) if text else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, Decimal)

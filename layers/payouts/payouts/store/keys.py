@@ -1,0 +1,95 @@
+"""Key layout of the orders table. Every key string is built here and nowhere else.
+
+- order item:     PK = PAYOUT#<id>, SK = ORDER
+- evidence items: PK = PAYOUT#<id>, SK = EVT#<time>#<random>   (append-only, time-ordered)
+- lease items:    PK = LEASE#<name>, SK = LEASE
+- GSI "due" (sparse, only while the order is not terminal): due_pk = DUE#<shard>,
+  due_sk = <next_check_at>#<id>
+- GSI "by-status-day": status_pk = <status>#<created day>, status_sk = <created_at>#<id>
+- GSI "by-provider-ref": provider_ref = <provider>#<provider order id>
+- GSI "review" (sparse, only while needs_review): review_pk = REVIEW, review_sk = <updated_at>#<id>
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Final
+
+ORDER_SK: Final = "ORDER"
+EVIDENCE_PREFIX: Final = "EVT#"
+LEASE_SK: Final = "LEASE"
+REVIEW_PK: Final = "REVIEW"
+
+DUE_INDEX: Final = "due"
+STATUS_INDEX: Final = "by-status-day"
+PROVIDER_REF_INDEX: Final = "by-provider-ref"
+REVIEW_INDEX: Final = "review"
+
+# Due orders are spread over a few partitions so no single one runs hot. Writers and readers must
+# agree on this number: changing it needs a re-key of every unresolved order.
+DUE_SHARDS: Final = 8
+
+# Sorts after every character a payout id may contain ([A-Za-z0-9_-]).
+_AFTER_ANY_ID: Final = "~"
+
+
+def order_pk(payout_id: str) -> str:
+    """Partition key of an order and its evidence."""
+    return f"PAYOUT#{payout_id}"
+
+
+def payout_id_from_pk(pk: str) -> str:
+    """The payout id inside an order partition key."""
+    return pk.removeprefix("PAYOUT#")
+
+
+def lease_pk(name: str) -> str:
+    """Partition key of a lease item."""
+    return f"LEASE#{name}"
+
+
+def timestamp(moment: datetime) -> str:
+    """Fixed-width UTC ISO time with microseconds, so strings sort as times do."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """The inverse of ``timestamp``."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def due_shard(payout_id: str) -> str:
+    """The due-index partition of an order: a stable hash of its id."""
+    digest = hashlib.sha256(payout_id.encode()).digest()
+    return f"DUE#{digest[0] % DUE_SHARDS}"
+
+
+def all_due_shards() -> list[str]:
+    """Every due-index partition."""
+    return [f"DUE#{shard}" for shard in range(DUE_SHARDS)]
+
+
+def due_sort_key(next_check_at: datetime, payout_id: str) -> str:
+    """Due-index sort key: when to check, then the id."""
+    return f"{timestamp(next_check_at)}#{payout_id}"
+
+
+def due_upper_bound(now: datetime) -> str:
+    """The largest due sort key that is due at ``now``."""
+    return f"{timestamp(now)}#{_AFTER_ANY_ID}"
+
+
+def status_partition(status: str, created_at: datetime) -> str:
+    """by-status-day partition: a status on the day the order was created."""
+    return f"{status}#{created_at.astimezone(UTC):%Y-%m-%d}"
+
+
+def provider_ref(provider: str, provider_order_id: str) -> str:
+    """by-provider-ref key."""
+    return f"{provider}#{provider_order_id}"
+
+
+def evidence_sk(at: datetime, unique: str) -> str:
+    """Evidence sort key: time-ordered, unique within the partition."""
+    return f"{EVIDENCE_PREFIX}{timestamp(at)}#{unique}"

@@ -1,0 +1,515 @@
+"""OrderStore: conditional writes that can never lose or double an order.
+
+Every change of an order is a conditional write on its status **and** version (optimistic
+locking), in one transaction with the evidence item that justifies it. A lost race is reported as
+``Stale`` with the current order; nothing is ever overwritten blindly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from payouts.domain.errors import IllegalTransition
+from payouts.domain.fingerprint import request_fingerprint
+from payouts.domain.order import Evidence, Order
+from payouts.domain.request import PayoutRequest
+from payouts.domain.status import OrderStatus, can_transition
+from payouts.store import keys
+from payouts.store.codec import (
+    evidence_from_item,
+    evidence_to_item,
+    from_attribute_values,
+    order_from_item,
+    order_to_item,
+    to_attribute_values,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
+# botocore's standard mode retries throttling (and transient 5xx) with jittered exponential
+# backoff; conditional-check failures are never retried, they are answers.
+CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 6})
+
+# A transaction cancelled for a reason other than our condition (a concurrent transaction on the
+# same item, throttling) is retried a few times with jitter before it is reported.
+_TRANSACTION_ATTEMPTS: Final = 4
+_RETRYABLE_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingError"})
+
+_LEASE_FREE: Final = "attribute_not_exists(PK) OR expires_at < :now OR #owner = :owner"
+
+
+@dataclass(frozen=True)
+class Created:
+    """A new order was stored."""
+
+    order: Order
+
+
+@dataclass(frozen=True)
+class AlreadyExists:
+    """An order with this id was already stored. ``same_request`` tells a redelivery of the same
+    request from a different request that reuses the id (a conflict: record it, never apply it)."""
+
+    order: Order
+    same_request: bool
+
+
+CreateResult = Created | AlreadyExists
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The conditional write won; ``order`` is what is now stored."""
+
+    order: Order
+
+
+@dataclass(frozen=True)
+class Stale:
+    """Someone else changed the order first; ``current`` is what is stored now (None if absent)."""
+
+    current: Order | None
+
+
+WriteResult = Applied | Stale
+
+
+@dataclass(frozen=True)
+class DueOrder:
+    """An order the reconcile loop should check."""
+
+    payout_id: str
+    next_check_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """The projected fields of an order, for ops listings."""
+
+    payout_id: str
+    status: OrderStatus
+    provider: str | None
+    provider_order_id: str | None
+    amount_value: int | None
+    currency: str | None
+    method: str | None
+    needs_review: bool
+    updated_at: datetime | None
+
+
+class OrderStore:
+    """Orders, their evidence, the due index and the reconcile lease, in one DynamoDB table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # ---- create -------------------------------------------------------------------------------
+
+    def create(
+        self, request: PayoutRequest, now: datetime, next_check_at: datetime | None
+    ) -> CreateResult:
+        """Store a new RECEIVED order for ``request``, or return the one already stored.
+
+        One conditional put (``attribute_not_exists``); on conflict DynamoDB returns the existing
+        item in the same call, and its fingerprint tells "same request again" from "different".
+        """
+        order = Order(
+            payout_id=request.payout_id,
+            request=request,
+            fingerprint=request_fingerprint(request),
+            status=OrderStatus.RECEIVED,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            next_check_at=next_check_at,
+            first_unresolved_at=now,
+        )
+        existing = self._put_new(order)
+        if existing is None:
+            return Created(order)
+        return AlreadyExists(existing, same_request=existing.fingerprint == order.fingerprint)
+
+    def create_rejected(
+        self, payout_id: str, reason: str, excerpt: str, now: datetime
+    ) -> CreateResult:
+        """Store a REJECTED order for a request that failed validation, so its publisher can see
+        why. An existing order with this id is never touched."""
+        order = Order(
+            payout_id=payout_id,
+            request=None,
+            invalid_request=excerpt,
+            fingerprint="invalid",
+            status=OrderStatus.REJECTED,
+            version=1,
+            status_reason=reason,
+            created_at=now,
+            updated_at=now,
+        )
+        existing = self._put_new(order)
+        if existing is None:
+            return Created(order)
+        return AlreadyExists(existing, same_request=False)
+
+    def _put_new(self, order: Order) -> Order | None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=order_to_item(order),
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            old = _returned_item(dict(error.response))
+            return order_from_item(old) if old else self._must_get(order.payout_id)
+        return None
+
+    # ---- read ---------------------------------------------------------------------------------
+
+    def get(self, payout_id: str) -> Order | None:
+        """The order, read strongly consistently, or None."""
+        answer = self._client.get_item(
+            TableName=self._table,
+            Key=to_attribute_values({"PK": keys.order_pk(payout_id), "SK": keys.ORDER_SK}),
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        return order_from_item(item) if item else None
+
+    def _must_get(self, payout_id: str) -> Order:
+        order = self.get(payout_id)
+        if order is None:
+            raise LookupError(f"order {payout_id} vanished")
+        return order
+
+    def history(self, payout_id: str) -> list[Evidence]:
+        """The order's evidence, oldest first."""
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": to_attribute_values(
+                {":pk": keys.order_pk(payout_id), ":prefix": keys.EVIDENCE_PREFIX}
+            ),
+            "ConsistentRead": True,
+        }
+        return [evidence_from_item(item) for item in self._query_all(query)]
+
+    # ---- write --------------------------------------------------------------------------------
+
+    def transition(
+        self, order: Order, to: OrderStatus, evidence: Evidence, now: datetime, **changes: Any
+    ) -> WriteResult:
+        """Move ``order`` to ``to`` with ``evidence``, if it is still exactly as read.
+
+        Raises IllegalTransition when the table forbids the move (a bug in the caller). Leaving an
+        unresolved status clears the due index unless ``next_check_at`` is given.
+        """
+        if not can_transition(order.status, to):
+            raise IllegalTransition(f"{order.payout_id}: {order.status} -> {to} is not allowed")
+        updated = order.model_copy(
+            update={"status": to, "version": order.version + 1, "updated_at": now, **changes}
+        )
+        if updated.is_terminal:
+            updated = updated.model_copy(update={"next_check_at": None})
+        stamped = evidence.model_copy(update={"from_status": order.status, "to_status": to})
+        return self._write(order, updated, stamped)
+
+    def update(
+        self, order: Order, now: datetime, evidence: Evidence | None = None, **changes: Any
+    ) -> WriteResult:
+        """Change fields of ``order`` other than its status (schedule, attempts, review flag),
+        if it is still exactly as read."""
+        if "status" in changes:
+            raise IllegalTransition("use transition() to change an order's status")
+        updated = order.model_copy(
+            update={"version": order.version + 1, "updated_at": now, **changes}
+        )
+        return self._write(order, updated, evidence)
+
+    def append_evidence(self, payout_id: str, evidence: Evidence) -> None:
+        """Append an evidence item without changing the order (e.g. a refused conflict)."""
+        self._client.put_item(
+            TableName=self._table,
+            Item=evidence_to_item(payout_id, evidence, uuid.uuid4().hex[:12], version=None),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def _write(self, before: Order, after: Order, evidence: Evidence | None) -> WriteResult:
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": order_to_item(after),
+                    "ConditionExpression": "#status = :status AND #version = :version",
+                    "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                    "ExpressionAttributeValues": to_attribute_values(
+                        {":status": before.status.value, ":version": before.version}
+                    ),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        if evidence is not None:
+            unique = uuid.uuid4().hex[:12]
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": evidence_to_item(after.payout_id, evidence, unique, after.version),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+        return self._transact(items, after)
+
+    def _transact(self, items: list[TransactWriteItemTypeDef], after: Order) -> WriteResult:
+        # One token per logical write: botocore's own retries of this call are idempotent (a write
+        # that succeeded but whose answer was lost is not reported stale), while two callers racing
+        # on the same version always get different tokens, so exactly one wins.
+        token = uuid.uuid4().hex
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+            except ClientError as error:
+                code = _error_code(error)
+                if code == "IdempotentParameterMismatchException":
+                    return Stale(self.get(after.payout_id))
+                if code != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code", "None") for reason in _cancellation_reasons(error)]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return Stale(_old_order(error) or self.get(after.payout_id))
+                if not set(reasons) <= _RETRYABLE_CANCELLATIONS | {"None"}:
+                    raise
+                _sleep_with_jitter(attempt)
+                continue
+            return Applied(after)
+        return Stale(self.get(after.payout_id))
+
+    # ---- due index ------------------------------------------------------------------------------
+
+    def due(self, now: datetime, limit: int) -> list[DueOrder]:
+        """Up to ``limit`` orders due at ``now``, earliest first, across every shard.
+
+        Reads the sparse due index only: the cost is proportional to due orders, never to the table.
+        """
+        per_shard = [self._due_in_shard(shard, now, limit) for shard in keys.all_due_shards()]
+        merged = heapq.merge(*per_shard, key=lambda due: (due.next_check_at, due.payout_id))
+        return list(_take(merged, limit))
+
+    def earliest_due(self) -> datetime | None:
+        """When the next unresolved order falls due (one item read per shard), or None."""
+        firsts: list[datetime] = []
+        for shard in keys.all_due_shards():
+            answer = self._client.query(
+                TableName=self._table,
+                IndexName=keys.DUE_INDEX,
+                KeyConditionExpression="due_pk = :shard",
+                ExpressionAttributeValues=to_attribute_values({":shard": shard}),
+                Limit=1,
+            )
+            firsts.extend(_due_from_item(item).next_check_at for item in answer.get("Items", []))
+        return min(firsts, default=None)
+
+    def _due_in_shard(self, shard: str, now: datetime, limit: int) -> list[DueOrder]:
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": keys.DUE_INDEX,
+            "KeyConditionExpression": "due_pk = :shard AND due_sk <= :upper",
+            "ExpressionAttributeValues": to_attribute_values(
+                {":shard": shard, ":upper": keys.due_upper_bound(now)}
+            ),
+            "Limit": limit,
+        }
+        return [_due_from_item(item) for item in _take(self._query_all(query), limit)]
+
+    # ---- ops reads (no Scan) ---------------------------------------------------------------------
+
+    def list_by_status(
+        self, status: OrderStatus, first_day: datetime, last_day: datetime, limit: int = 100
+    ) -> list[OrderSummary]:
+        """Orders in ``status`` created between two days (inclusive), newest day first."""
+        found: list[OrderSummary] = []
+        day = last_day.astimezone(UTC)
+        while day.date() >= first_day.astimezone(UTC).date() and len(found) < limit:
+            query: QueryInputTypeDef = {
+                "TableName": self._table,
+                "IndexName": keys.STATUS_INDEX,
+                "KeyConditionExpression": "status_pk = :pk",
+                "ExpressionAttributeValues": to_attribute_values(
+                    {":pk": keys.status_partition(status.value, day)}
+                ),
+                "ScanIndexForward": False,
+            }
+            found.extend(
+                _summary_from_item(item)
+                for item in _take(self._query_all(query), limit - len(found))
+            )
+            day -= timedelta(days=1)
+        return found
+
+    def find_by_provider_order_id(self, provider: str, provider_order_id: str) -> Order | None:
+        """The order the provider knows by ``provider_order_id``."""
+        answer = self._client.query(
+            TableName=self._table,
+            IndexName=keys.PROVIDER_REF_INDEX,
+            KeyConditionExpression="provider_ref = :ref",
+            ExpressionAttributeValues=to_attribute_values(
+                {":ref": keys.provider_ref(provider, provider_order_id)}
+            ),
+            Limit=1,
+        )
+        items = answer.get("Items", [])
+        if not items:
+            return None
+        return self.get(keys.payout_id_from_pk(from_attribute_values(items[0])["PK"]))
+
+    def list_needing_review(self, limit: int = 100) -> list[str]:
+        """Ids of orders flagged for a person, oldest flag first."""
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": keys.REVIEW_INDEX,
+            "KeyConditionExpression": "review_pk = :pk",
+            "ExpressionAttributeValues": to_attribute_values({":pk": keys.REVIEW_PK}),
+        }
+        return [
+            keys.payout_id_from_pk(from_attribute_values(item)["PK"])
+            for item in _take(self._query_all(query), limit)
+        ]
+
+    # ---- lease ---------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:
+        """Take the lease ``name`` for ``owner`` until now + ttl, if it is free, expired or ours."""
+        expires = int((now + ttl).timestamp())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_attribute_values(
+                    {
+                        "PK": keys.lease_pk(name),
+                        "SK": keys.LEASE_SK,
+                        "owner": owner,
+                        "expires_at": expires,
+                    }
+                ),
+                ConditionExpression=_LEASE_FREE,
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=to_attribute_values(
+                    {":now": int(now.timestamp()), ":owner": owner}
+                ),
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def renew_lease(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:
+        """Extend the lease if ``owner`` still holds it."""
+        return self.acquire_lease(name, owner, ttl, now) and self._lease_owner(name) == owner
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Give the lease up if ``owner`` holds it; False when someone else does (or nobody)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=to_attribute_values({"PK": keys.lease_pk(name), "SK": keys.LEASE_SK}),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=to_attribute_values({":owner": owner}),
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _lease_owner(self, name: str) -> str | None:
+        answer = self._client.get_item(
+            TableName=self._table,
+            Key=to_attribute_values({"PK": keys.lease_pk(name), "SK": keys.LEASE_SK}),
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        return str(from_attribute_values(item)["owner"]) if item else None
+
+    # ---- plumbing ------------------------------------------------------------------------------
+
+    def _query_all(self, query: QueryInputTypeDef) -> Iterator[Mapping[str, Any]]:
+        while True:
+            answer = self._client.query(**query)
+            yield from answer.get("Items", [])
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return
+            query = {**query, "ExclusiveStartKey": last}
+
+
+def _take[T](items: Iterator[T] | list[T], limit: int) -> Iterator[T]:
+    for count, item in enumerate(items):
+        if count >= limit:
+            return
+        yield item
+
+
+def _due_from_item(item: Mapping[str, Any]) -> DueOrder:
+    values = from_attribute_values(item)
+    moment, _, payout_id = str(values["due_sk"]).partition("#")
+    return DueOrder(payout_id=payout_id, next_check_at=keys.parse_timestamp(moment))
+
+
+def _summary_from_item(item: Mapping[str, Any]) -> OrderSummary:
+    values = from_attribute_values(item)
+    updated = values.get("updated_at")
+    return OrderSummary(
+        payout_id=values["payout_id"],
+        status=OrderStatus(values["status"]),
+        provider=values.get("provider"),
+        provider_order_id=values.get("provider_order_id"),
+        amount_value=values.get("amount_value"),
+        currency=values.get("currency"),
+        method=values.get("method"),
+        needs_review=bool(values.get("needs_review", False)),
+        updated_at=keys.parse_timestamp(updated) if updated else None,
+    )
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _cancellation_reasons(error: ClientError) -> list[Mapping[str, Any]]:
+    reasons = dict(error.response).get("CancellationReasons")
+    return list(reasons) if isinstance(reasons, list) else []
+
+
+def _returned_item(response: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    # ReturnValuesOnConditionCheckFailure=ALL_OLD puts the existing item beside the error.
+    item = response.get("Item")
+    return item if isinstance(item, Mapping) else None
+
+
+def _old_order(error: ClientError) -> Order | None:
+    reasons = _cancellation_reasons(error)
+    item = reasons[0].get("Item") if reasons else None
+    return order_from_item(item) if item else None
+
+
+def _sleep_with_jitter(attempt: int) -> None:
+    # Full jitter: a random pause up to 50 ms x 2^attempt, so racing writers spread out.
+    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not cryptography

@@ -1,0 +1,276 @@
+"""The order store's contract, run against moto and DynamoDB Local alike."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TypeVar
+
+import pytest
+
+from payouts.domain.errors import IllegalTransition
+from payouts.domain.order import Evidence, EvidenceKind, Order
+from payouts.domain.status import TERMINAL, OrderStatus
+from payouts.store import AlreadyExists, Applied, Created, OrderStore, Stale
+from tests.support.orders import T0, make_request
+
+S = OrderStatus
+T = TypeVar("T")
+
+
+def evidence(summary: str = "test") -> Evidence:
+    return Evidence(kind=EvidenceKind.TRANSITION, summary=summary, at=T0)
+
+
+def created(store: OrderStore, payout_id: str = "PO-1", **kwargs: object) -> Order:
+    result = store.create(make_request(payout_id, **kwargs), T0, next_check_at=None)  # type: ignore[arg-type]
+    assert isinstance(result, Created)
+    return result.order
+
+
+def moved(store: OrderStore, order: Order, *path: OrderStatus) -> Order:
+    for status in path:
+        result = store.transition(order, status, evidence(f"to {status}"), T0)
+        assert isinstance(result, Applied), result
+        order = result.order
+    return order
+
+
+def race(workers: int, action: Callable[[int], T]) -> list[T]:
+    """Run ``action(i)`` in ``workers`` threads released at the same instant."""
+    gate = threading.Barrier(workers)
+
+    def run(index: int) -> T:
+        gate.wait()
+        return action(index)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, range(workers)))
+
+
+# ---- create -----------------------------------------------------------------------------------
+
+
+def test_create_stores_a_received_order(store: OrderStore) -> None:
+    order = created(store)
+    assert order.status is S.RECEIVED
+    assert order.version == 1
+    assert store.get("PO-1") == order
+
+
+def test_same_request_again_returns_the_existing_order(store: OrderStore) -> None:
+    first = created(store)
+    again = store.create(make_request("PO-1"), T0 + timedelta(minutes=5), next_check_at=None)
+    assert again == AlreadyExists(first, same_request=True)
+
+
+def test_same_id_with_a_different_request_is_a_conflict_and_changes_nothing(store: OrderStore) -> None:
+    first = created(store)
+    other = store.create(make_request("PO-1", value=99999), T0, next_check_at=None)
+    assert isinstance(other, AlreadyExists)
+    assert other.same_request is False
+    assert other.order == first
+    stored = store.get("PO-1")
+    assert stored is not None
+    assert stored.request is not None
+    assert stored.request.amount.value == 50000
+
+
+def test_concurrent_creators_of_one_id_exactly_one_wins(store: OrderStore) -> None:
+    results = race(8, lambda i: store.create(make_request("PO-RACE", value=100 + i), T0, None))
+    winners = [r for r in results if isinstance(r, Created)]
+    assert len(winners) == 1
+    losers = [r for r in results if isinstance(r, AlreadyExists)]
+    assert len(losers) == 7
+    assert all(loser.order == winners[0].order for loser in losers)
+    assert store.get("PO-RACE") == winners[0].order
+
+
+def test_rejected_request_is_stored_for_its_publisher(store: OrderStore) -> None:
+    result = store.create_rejected("PO-BAD", "amount.value: must be > 0", '{"payout_id":"PO-BAD"}', T0)
+    assert isinstance(result, Created)
+    stored = store.get("PO-BAD")
+    assert stored is not None
+    assert stored.status is S.REJECTED
+    assert stored.status_reason == "amount.value: must be > 0"
+    assert stored.request is None
+
+
+def test_rejecting_an_invalid_duplicate_never_touches_the_existing_order(store: OrderStore) -> None:
+    first = created(store)
+    result = store.create_rejected("PO-1", "bad", "{}", T0)
+    assert result == AlreadyExists(first, same_request=False)
+    assert store.get("PO-1") == first
+
+
+# ---- transitions -----------------------------------------------------------------------------
+
+
+def test_transition_bumps_version_and_writes_evidence_atomically(store: OrderStore) -> None:
+    order = created(store)
+    result = store.transition(order, S.SUBMITTING, evidence("claim"), T0, provider="pg_v2")
+    assert isinstance(result, Applied)
+    assert result.order.status is S.SUBMITTING
+    assert result.order.version == 2
+    assert result.order.provider == "pg_v2"
+    assert store.get("PO-1") == result.order
+    (record,) = store.history("PO-1")
+    assert (record.summary, record.from_status, record.to_status) == ("claim", S.RECEIVED, S.SUBMITTING)
+
+
+def test_a_stale_version_loses_and_sees_the_current_order(store: OrderStore) -> None:
+    order = created(store)
+    current = moved(store, order, S.SUBMITTING)
+    lost = store.transition(order, S.SUBMITTING, evidence("late claim"), T0)
+    assert lost == Stale(current)
+    assert [e.summary for e in store.history("PO-1")] == [f"to {S.SUBMITTING}"]
+
+
+def test_concurrent_transitions_exactly_one_wins(store: OrderStore) -> None:
+    order = created(store)
+    results = race(6, lambda i: store.transition(order, S.SUBMITTING, evidence(f"claim {i}"), T0))
+    winners = [r for r in results if isinstance(r, Applied)]
+    assert len(winners) == 1
+    stale = [r for r in results if isinstance(r, Stale)]
+    assert len(stale) == 5
+    assert all(s.current == winners[0].order for s in stale)
+    assert len(store.history("PO-1")) == 1
+
+
+def test_a_refused_transition_raises_and_writes_nothing(store: OrderStore) -> None:
+    order = created(store)
+    with pytest.raises(IllegalTransition):
+        store.transition(order, S.SUCCEEDED, evidence(), T0)
+    assert store.get("PO-1") == order
+    assert store.history("PO-1") == []
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL))
+def test_terminal_orders_refuse_every_backwards_move(store: OrderStore, terminal: OrderStatus) -> None:
+    paths = {
+        S.SUCCEEDED: (S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED),
+        S.FAILED: (S.SUBMITTING, S.SUBMITTED, S.FAILED),
+        S.REJECTED: (S.SUBMITTING, S.REJECTED),
+        S.REVERSED: (S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED, S.REVERSED),
+    }
+    final = moved(store, created(store), *paths[terminal])
+    for target in S:
+        if target is S.REVERSED and terminal is S.SUCCEEDED:
+            continue
+        with pytest.raises(IllegalTransition):
+            store.transition(final, target, evidence(), T0)
+    assert store.get("PO-1") == final
+
+
+def test_update_changes_fields_but_never_the_status(store: OrderStore) -> None:
+    order = created(store)
+    result = store.update(order, T0, needs_review=True, review_reason="deadline passed")
+    assert isinstance(result, Applied)
+    assert result.order.needs_review
+    assert result.order.status is S.RECEIVED
+    with pytest.raises(IllegalTransition):
+        store.update(result.order, T0, status=S.SUCCEEDED)
+    assert store.update(order, T0, check_attempts=3) == Stale(result.order)
+
+
+def test_appended_evidence_reads_back_in_time_order(store: OrderStore) -> None:
+    order = created(store)
+    for minute in (3, 1, 2):
+        store.append_evidence(
+            "PO-1",
+            Evidence(kind=EvidenceKind.CONFLICT, summary=f"m{minute}", at=T0 + timedelta(minutes=minute)),
+        )
+    moved(store, order, S.SUBMITTING)  # evidence at T0
+    assert [e.summary for e in store.history("PO-1")] == [f"to {S.SUBMITTING}", "m1", "m2", "m3"]
+
+
+# ---- due index ---------------------------------------------------------------------------------
+
+
+def schedule(store: OrderStore, payout_id: str, due_in: timedelta | None, *path: OrderStatus) -> Order:
+    order = moved(store, created(store, payout_id), *path) if path else created(store, payout_id)
+    result = store.update(order, T0, next_check_at=None if due_in is None else T0 + due_in)
+    assert isinstance(result, Applied)
+    return result.order
+
+
+def test_due_returns_only_due_unresolved_orders_earliest_first(store: OrderStore) -> None:
+    for i in range(12):
+        schedule(store, f"PO-D{i:02d}", timedelta(seconds=-i), S.SUBMITTING, S.UNKNOWN)
+    schedule(store, "PO-LATER", timedelta(minutes=5), S.SUBMITTING)
+    schedule(store, "PO-NOCHECK", None, S.SUBMITTING)
+    paid = schedule(store, "PO-PAID", timedelta(seconds=-60), S.SUBMITTING, S.SUBMITTED)
+    moved(store, paid, S.SUCCEEDED)
+    due = store.due(T0, limit=100)
+    assert [d.payout_id for d in due] == [f"PO-D{i:02d}" for i in reversed(range(12))]
+    assert store.due(T0, limit=5) == due[:5]
+    assert [d.payout_id for d in store.due(T0 + timedelta(minutes=5), limit=100)][-1] == "PO-LATER"
+
+
+def test_earliest_due_reads_the_head_of_every_shard(store: OrderStore) -> None:
+    assert store.earliest_due() is None
+    schedule(store, "PO-A", timedelta(minutes=7), S.SUBMITTING)
+    schedule(store, "PO-B", timedelta(minutes=2), S.SUBMITTING)
+    assert store.earliest_due() == T0 + timedelta(minutes=2)
+
+
+def test_reaching_a_terminal_status_leaves_the_due_index(store: OrderStore) -> None:
+    order = schedule(store, "PO-T", timedelta(seconds=-1), S.SUBMITTING, S.SUBMITTED)
+    assert [d.payout_id for d in store.due(T0, 10)] == ["PO-T"]
+    final = moved(store, order, S.SUCCEEDED)
+    assert final.next_check_at is None
+    assert store.due(T0 + timedelta(days=1), 10) == []
+
+
+# ---- ops reads -----------------------------------------------------------------------------------
+
+
+def test_list_by_status_within_a_day_range(store: OrderStore) -> None:
+    moved(store, created(store, "PO-S1"), S.SUBMITTING)
+    created(store, "PO-R1")
+    listed = store.list_by_status(S.SUBMITTING, T0 - timedelta(days=2), T0)
+    assert [(s.payout_id, s.status, s.amount_value, s.currency) for s in listed] == [
+        ("PO-S1", S.SUBMITTING, 50000, "CNY")
+    ]
+    assert store.list_by_status(S.SUBMITTING, T0 + timedelta(days=1), T0 + timedelta(days=3)) == []
+
+
+def test_find_by_provider_order_id(store: OrderStore) -> None:
+    order = moved(store, created(store, "PO-P"), S.SUBMITTING)
+    result = store.transition(order, S.SUBMITTED, evidence(), T0, provider="gateway_v2", provider_order_id="POT42")
+    assert isinstance(result, Applied)
+    assert store.find_by_provider_order_id("gateway_v2", "POT42") == result.order
+    assert store.find_by_provider_order_id("pg_v2", "POT42") is None
+
+
+def test_review_listing_is_sparse(store: OrderStore) -> None:
+    created(store, "PO-OK")
+    flagged = created(store, "PO-FLAG")
+    store.update(flagged, T0, needs_review=True, review_reason="deadline")
+    assert store.list_needing_review() == ["PO-FLAG"]
+
+
+# ---- lease ---------------------------------------------------------------------------------------
+
+
+def test_lease_is_exclusive_until_it_expires_or_is_released(store: OrderStore) -> None:
+    ttl = timedelta(minutes=2)
+    assert store.acquire_lease("reconcile", "exec-a", ttl, T0)
+    assert not store.acquire_lease("reconcile", "exec-b", ttl, T0 + timedelta(minutes=1))
+    assert store.renew_lease("reconcile", "exec-a", ttl, T0 + timedelta(minutes=1))
+    assert not store.release_lease("reconcile", "exec-b")
+    assert store.release_lease("reconcile", "exec-a")
+    assert store.acquire_lease("reconcile", "exec-b", ttl, T0)
+
+
+def test_an_expired_lease_can_be_taken_over(store: OrderStore) -> None:
+    assert store.acquire_lease("reconcile", "exec-a", timedelta(seconds=30), T0)
+    assert store.acquire_lease("reconcile", "exec-b", timedelta(seconds=30), T0 + timedelta(minutes=1))
+    assert not store.renew_lease("reconcile", "exec-a", timedelta(seconds=30), T0 + timedelta(minutes=1))
+
+
+def test_concurrent_lease_takers_exactly_one_wins(store: OrderStore) -> None:
+    taken = race(6, lambda i: store.acquire_lease("reconcile", f"exec-{i}", timedelta(minutes=1), T0))
+    assert taken.count(True) == 1
