@@ -11,9 +11,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from payouts.domain.errors import InvalidRequest
 from payouts.domain.order import Order
-from payouts.providers.base import CreateKind, CreateOutcome
+from payouts.providers.base import CreateKind, CreateOutcome, UnsupportedPayout
 from payouts.providers.gateway_v2 import GatewayV2Adapter, GatewayV2Options, SignType
 from payouts.providers.gateway_v2.decisions import (
     CREATE_DEFAULT_WHY,
@@ -181,20 +180,20 @@ def test_orders_it_cannot_pay_are_refused_before_sending(order: Order, reason: s
         calls.append(request)
         return httpx.Response(200, json=ACCEPTED_ANSWER)
 
-    with pytest.raises(InvalidRequest, match=re.escape(reason)):
+    with pytest.raises(UnsupportedPayout, match=re.escape(reason)):
         with_provider(handler, lambda adapter: adapter.create(order))
     assert calls == []
 
 
 def test_order_without_a_valid_request_is_refused() -> None:
     order = make_order().model_copy(update={"request": None})
-    with pytest.raises(InvalidRequest, match="no valid request"):
+    with pytest.raises(UnsupportedPayout, match="no valid request"):
         with_provider(answer(ACCEPTED_ANSWER), lambda adapter: adapter.create(order))
 
 
 def test_order_whose_request_names_another_payout_is_refused() -> None:
     order = make_order().model_copy(update={"payout_id": "PO-OTHER"})
-    with pytest.raises(InvalidRequest, match="disagree"):
+    with pytest.raises(UnsupportedPayout, match="disagree"):
         with_provider(answer(ACCEPTED_ANSWER), lambda adapter: adapter.create(order))
 
 

@@ -105,6 +105,11 @@ class BalanceEntry:
     frozen_minor: int = 0
 
 
+class UnsupportedPayout(ValueError):
+    """The adapter cannot carry this order (method, currency or amount outside what its API
+    takes). Raised by ``create`` before anything is sent, so the order can be refused safely."""
+
+
 class CallbackRejected(Exception):
     """The callback's signature is missing or wrong: answer 401, change nothing."""
 

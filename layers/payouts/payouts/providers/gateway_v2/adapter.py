@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import httpx
 
-from payouts.domain.errors import InvalidRequest
 from payouts.domain.order import Order, utc_now
 from payouts.domain.redaction import mask
 from payouts.domain.request import AlipayBeneficiary, PayoutRequest
@@ -36,6 +35,7 @@ from payouts.providers.base import (
     QueryKind,
     QueryOutcome,
     RawExchange,
+    UnsupportedPayout,
 )
 from payouts.providers.decisions import SUCCESS, Observation
 from payouts.providers.gateway_v2.config import (
@@ -99,7 +99,7 @@ class GatewayV2Adapter:
     async def create(self, order: Order) -> CreateOutcome:
         """Send the signed create for ``order`` under its payout id as ``payout_cl_id``.
 
-        Raises InvalidRequest, before sending anything, for an order this adapter cannot pay
+        Raises UnsupportedPayout, before sending anything, for an order this adapter cannot pay
         (not Alipay, not the account's currency, amount beyond Integer(10)).
         """
         body = _encode(self._create_params(order))
@@ -201,19 +201,19 @@ class GatewayV2Adapter:
     def _payable(self, order: Order) -> tuple[PayoutRequest, AlipayBeneficiary]:
         request = order.request
         if request is None:
-            raise InvalidRequest("order has no valid request to send", order.payout_id)
+            raise UnsupportedPayout("order has no valid request to send")
         if request.payout_id != order.payout_id:
-            raise InvalidRequest("order and request disagree on the payout id", order.payout_id)
+            raise UnsupportedPayout("order and request disagree on the payout id")
         beneficiary = request.beneficiary
         if not isinstance(beneficiary, AlipayBeneficiary) or (
             beneficiary.method not in self._options.service_ids
         ):
-            raise InvalidRequest(f"gateway_v2 cannot pay by {request.method}", order.payout_id)
+            raise UnsupportedPayout(f"gateway_v2 cannot pay by {request.method}")
         if request.amount.currency != self._options.currency:
             reason = f"gateway_v2 pays {self._options.currency}, not {request.amount.currency}"
-            raise InvalidRequest(reason, order.payout_id)
+            raise UnsupportedPayout(reason)
         if request.amount.value > MAX_AMOUNT_CENTS:
-            raise InvalidRequest("amount exceeds gateway_v2's Integer(10) cents", order.payout_id)
+            raise UnsupportedPayout("amount exceeds gateway_v2's Integer(10) cents")
         return request, beneficiary
 
     def _number(self, value: int) -> int | str:
