@@ -32,7 +32,9 @@ BENEFICIARIES: dict[str, dict[str, Any]] = {
 CURRENCIES = {"ALIPAY": "CNY", "UPI": "INR", "BANK_ACCOUNT": "INR", "PIX": "BRL"}
 
 
-def request_document(payout_id: str = "PO-1", method: str = "ALIPAY", value: int = 50000, **extra: Any) -> dict[str, Any]:
+def request_document(
+    payout_id: str = "PO-1", method: str = "ALIPAY", value: int = 50000, **extra: Any
+) -> dict[str, Any]:
     """A valid request as the JSON document a publisher sends."""
     return {
         "payout_id": payout_id,
@@ -43,7 +45,9 @@ def request_document(payout_id: str = "PO-1", method: str = "ALIPAY", value: int
     }
 
 
-def make_request(payout_id: str = "PO-1", method: str = "ALIPAY", value: int = 50000, **extra: Any) -> PayoutRequest:
+def make_request(
+    payout_id: str = "PO-1", method: str = "ALIPAY", value: int = 50000, **extra: Any
+) -> PayoutRequest:
     """A valid PayoutRequest."""
     return parse_request(json.dumps(request_document(payout_id, method, value, **extra)))
 

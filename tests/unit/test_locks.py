@@ -20,7 +20,11 @@ def test_layer_requirements_match_the_dev_lock() -> None:
     layer = pins(ROOT / "layers/payouts/requirements.txt")
     dev = pins(ROOT / "requirements/dev.lock")
     assert {"aws-lambda-powertools", "boto3", "httpx", "pydantic"} <= set(layer)
-    drift = {name: (version, dev.get(name)) for name, version in layer.items() if dev.get(name) != version}
+    drift = {
+        name: (version, dev.get(name))
+        for name, version in layer.items()
+        if dev.get(name) != version
+    }
     assert drift == {}, "run `make lock` so the layer ships what the tests ran against"
 
 

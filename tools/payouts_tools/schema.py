@@ -11,7 +11,9 @@ from typing import Any
 
 from payouts.domain.request import PayoutRequest
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "events" / "schemas" / "payout-request.schema.json"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[2] / "events" / "schemas" / "payout-request.schema.json"
+)
 
 
 def payout_request_schema() -> dict[str, Any]:

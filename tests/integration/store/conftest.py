@@ -30,7 +30,9 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
             yield OrderStore(client, table_name)
         return
     endpoint = request.getfixturevalue("dynamodb_local_endpoint")
-    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint, config=CLIENT_CONFIG)
+    client = boto3.client(
+        "dynamodb", region_name=REGION, endpoint_url=endpoint, config=CLIENT_CONFIG
+    )
     client.create_table(**table_create_kwargs(load_template(), "OrdersTable", table_name))
     yield OrderStore(client, table_name)
     client.delete_table(TableName=table_name)

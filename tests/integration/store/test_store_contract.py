@@ -38,7 +38,7 @@ def moved(store: OrderStore, order: Order, *path: OrderStatus) -> Order:
     return order
 
 
-def race(workers: int, action: Callable[[int], T]) -> list[T]:
+def race[T](workers: int, action: Callable[[int], T]) -> list[T]:
     """Run ``action(i)`` in ``workers`` threads released at the same instant."""
     gate = threading.Barrier(workers)
 
@@ -66,7 +66,9 @@ def test_same_request_again_returns_the_existing_order(store: OrderStore) -> Non
     assert again == AlreadyExists(first, same_request=True)
 
 
-def test_same_id_with_a_different_request_is_a_conflict_and_changes_nothing(store: OrderStore) -> None:
+def test_same_id_with_a_different_request_is_a_conflict_and_changes_nothing(
+    store: OrderStore,
+) -> None:
     first = created(store)
     other = store.create(make_request("PO-1", value=99999), T0, next_check_at=None)
     assert isinstance(other, AlreadyExists)
@@ -89,7 +91,9 @@ def test_concurrent_creators_of_one_id_exactly_one_wins(store: OrderStore) -> No
 
 
 def test_rejected_request_is_stored_for_its_publisher(store: OrderStore) -> None:
-    result = store.create_rejected("PO-BAD", "amount.value: must be > 0", '{"payout_id":"PO-BAD"}', T0)
+    result = store.create_rejected(
+        "PO-BAD", "amount.value: must be > 0", '{"payout_id":"PO-BAD"}', T0
+    )
     assert isinstance(result, Created)
     stored = store.get("PO-BAD")
     assert stored is not None
@@ -117,7 +121,11 @@ def test_transition_bumps_version_and_writes_evidence_atomically(store: OrderSto
     assert result.order.provider == "pg_v2"
     assert store.get("PO-1") == result.order
     (record,) = store.history("PO-1")
-    assert (record.summary, record.from_status, record.to_status) == ("claim", S.RECEIVED, S.SUBMITTING)
+    assert (record.summary, record.from_status, record.to_status) == (
+        "claim",
+        S.RECEIVED,
+        S.SUBMITTING,
+    )
 
 
 def test_a_stale_version_loses_and_sees_the_current_order(store: OrderStore) -> None:
@@ -148,7 +156,9 @@ def test_a_refused_transition_raises_and_writes_nothing(store: OrderStore) -> No
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL))
-def test_terminal_orders_refuse_every_backwards_move(store: OrderStore, terminal: OrderStatus) -> None:
+def test_terminal_orders_refuse_every_backwards_move(
+    store: OrderStore, terminal: OrderStatus
+) -> None:
     paths = {
         S.SUCCEEDED: (S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED),
         S.FAILED: (S.SUBMITTING, S.SUBMITTED, S.FAILED),
@@ -180,7 +190,9 @@ def test_appended_evidence_reads_back_in_time_order(store: OrderStore) -> None:
     for minute in (3, 1, 2):
         store.append_evidence(
             "PO-1",
-            Evidence(kind=EvidenceKind.CONFLICT, summary=f"m{minute}", at=T0 + timedelta(minutes=minute)),
+            Evidence(
+                kind=EvidenceKind.CONFLICT, summary=f"m{minute}", at=T0 + timedelta(minutes=minute)
+            ),
         )
     moved(store, order, S.SUBMITTING)  # evidence at T0
     assert [e.summary for e in store.history("PO-1")] == [f"to {S.SUBMITTING}", "m1", "m2", "m3"]
@@ -189,7 +201,9 @@ def test_appended_evidence_reads_back_in_time_order(store: OrderStore) -> None:
 # ---- due index ---------------------------------------------------------------------------------
 
 
-def schedule(store: OrderStore, payout_id: str, due_in: timedelta | None, *path: OrderStatus) -> Order:
+def schedule(
+    store: OrderStore, payout_id: str, due_in: timedelta | None, *path: OrderStatus
+) -> Order:
     order = moved(store, created(store, payout_id), *path) if path else created(store, payout_id)
     result = store.update(order, T0, next_check_at=None if due_in is None else T0 + due_in)
     assert isinstance(result, Applied)
@@ -239,7 +253,9 @@ def test_list_by_status_within_a_day_range(store: OrderStore) -> None:
 
 def test_find_by_provider_order_id(store: OrderStore) -> None:
     order = moved(store, created(store, "PO-P"), S.SUBMITTING)
-    result = store.transition(order, S.SUBMITTED, evidence(), T0, provider="gateway_v2", provider_order_id="POT42")
+    result = store.transition(
+        order, S.SUBMITTED, evidence(), T0, provider="gateway_v2", provider_order_id="POT42"
+    )
     assert isinstance(result, Applied)
     assert store.find_by_provider_order_id("gateway_v2", "POT42") == result.order
     assert store.find_by_provider_order_id("pg_v2", "POT42") is None
@@ -267,10 +283,16 @@ def test_lease_is_exclusive_until_it_expires_or_is_released(store: OrderStore) -
 
 def test_an_expired_lease_can_be_taken_over(store: OrderStore) -> None:
     assert store.acquire_lease("reconcile", "exec-a", timedelta(seconds=30), T0)
-    assert store.acquire_lease("reconcile", "exec-b", timedelta(seconds=30), T0 + timedelta(minutes=1))
-    assert not store.renew_lease("reconcile", "exec-a", timedelta(seconds=30), T0 + timedelta(minutes=1))
+    assert store.acquire_lease(
+        "reconcile", "exec-b", timedelta(seconds=30), T0 + timedelta(minutes=1)
+    )
+    assert not store.renew_lease(
+        "reconcile", "exec-a", timedelta(seconds=30), T0 + timedelta(minutes=1)
+    )
 
 
 def test_concurrent_lease_takers_exactly_one_wins(store: OrderStore) -> None:
-    taken = race(6, lambda i: store.acquire_lease("reconcile", f"exec-{i}", timedelta(minutes=1), T0))
+    taken = race(
+        6, lambda i: store.acquire_lease("reconcile", f"exec-{i}", timedelta(minutes=1), T0)
+    )
     assert taken.count(True) == 1

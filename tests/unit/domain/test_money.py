@@ -34,7 +34,20 @@ def test_fewer_decimals_are_exact(text: str, currency: str, expected: int) -> No
 
 @pytest.mark.parametrize(
     "text",
-    ["100.055", "1e3", "-1.00", "+1.00", " 1.00", "1,00", "", "NaN", "Infinity", "01.00", "1.", ".5"],
+    [
+        "100.055",
+        "1e3",
+        "-1.00",
+        "+1.00",
+        " 1.00",
+        "1,00",
+        "",
+        "NaN",
+        "Infinity",
+        "01.00",
+        "1.",
+        ".5",
+    ],
 )
 def test_inexact_or_odd_strings_are_refused(text: str) -> None:
     with pytest.raises(MoneyError):

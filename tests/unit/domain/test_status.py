@@ -70,7 +70,7 @@ def test_unknown_is_never_settled_as_rejected() -> None:
 
 def test_terminal_and_unresolved_sets() -> None:
     assert {s for s in S if is_terminal(s)} == {S.SUCCEEDED, S.FAILED, S.REJECTED, S.REVERSED}
-    assert UNRESOLVED == {S.SUBMITTING, S.SUBMITTED, S.UNKNOWN}
+    assert {S.SUBMITTING, S.SUBMITTED, S.UNKNOWN} == UNRESOLVED
     assert not (UNRESOLVED & TERMINAL)
 
 
