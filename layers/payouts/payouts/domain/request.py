@@ -44,7 +44,11 @@ class Amount(BaseModel):
     model_config = _STRICT
 
     value: Annotated[StrictInt, Field(gt=0, le=MAX_MINOR_UNITS)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    currency: Annotated[
+        str,
+        StringConstraints(pattern=r"^[A-Z]{3}$"),
+        Field(json_schema_extra={"enum": sorted(CURRENCY_EXPONENTS)}),
+    ]
 
     @field_validator("currency")
     @classmethod
