@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Powertools objects in payouts.observability read their configuration when first imported, which
+# may happen while tests are being collected: give them the template's values before that.
+for _name, _value in {
+    "POWERTOOLS_SERVICE_NAME": "payouts",
+    "POWERTOOLS_METRICS_NAMESPACE": "Payouts",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ.setdefault(_name, _value)
 
 pytest_plugins = ["tests.support.dynamodb_local"]
 

@@ -12,6 +12,7 @@ from moto import mock_aws
 from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
 from tests.support.cfn import load_template, table_create_kwargs
+from tests.support.moto_store import serialise_requests
 
 REGION = "us-east-1"
 
@@ -25,7 +26,10 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     table_name = f"orders-{uuid.uuid4().hex[:8]}"
     if request.param == "moto":
         with mock_aws():
-            client = boto3.client("dynamodb", region_name=REGION, config=CLIENT_CONFIG)
+            # moto alone is not atomic per request; see serialise_requests.
+            client = serialise_requests(
+                boto3.client("dynamodb", region_name=REGION, config=CLIENT_CONFIG)
+            )
             client.create_table(**table_create_kwargs(load_template(), "OrdersTable", table_name))
             yield OrderStore(client, table_name)
         return
