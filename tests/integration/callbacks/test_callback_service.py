@@ -1,0 +1,201 @@
+"""The use case over a moto table with stub providers: races, the confirming query's timeout and
+its "not found", and the callbacks that change nothing being recorded once per distinct body."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from payouts.domain.order import Evidence, EvidenceKind, Order
+from payouts.domain.status import OrderStatus
+from payouts.providers.base import (
+    Ack,
+    BalanceEntry,
+    CallbackEvent,
+    CreateOutcome,
+    QueryKind,
+    QueryOutcome,
+    RawExchange,
+)
+from payouts.services.callbacks import (
+    CallbackPolicy,
+    CallbackRequest,
+    ConfirmationUnavailable,
+    handle_callback,
+    settle,
+)
+from payouts.services.settlement import Escalated, Verdict
+from payouts.store import Applied, OrderStore
+from tests.integration.callbacks.callback_support import callback_evidence, submitted_order
+from tests.integration.callbacks.conftest import Aws
+from tests.support.orders import T0
+
+S = OrderStatus
+NOW = T0 + timedelta(minutes=5)
+POLICY = CallbackPolicy(
+    max_body_bytes=64 * 1024,
+    content_types=frozenset({"application/json"}),
+    replay_tolerance=timedelta(minutes=5),
+    confirm_by_query=frozenset(),
+    confirm_timeout_seconds=0.2,
+)
+EVENT = CallbackEvent(
+    provider="pg_v2",
+    merchant_order_id="PO-SVC-1",
+    kind=QueryKind.SUCCEEDED,
+    trusted=False,
+    fields={"code": "OK"},
+    amount_minor=10005,
+    currency="INR",
+)
+
+
+class StubProvider:
+    """pg_v2 as far as callbacks go: verification returns ``event``, a query ``answer``."""
+
+    name = "pg_v2"
+
+    def __init__(
+        self, event: CallbackEvent, answer: QueryOutcome | None = None, delay: float = 0
+    ) -> None:
+        self.event = event
+        self.answer = answer
+        self.delay = delay
+        self.queries = 0
+
+    def verify_callback(self, headers: Mapping[str, str], raw_body: bytes) -> CallbackEvent:
+        return self.event
+
+    async def query(self, order: Order) -> QueryOutcome:
+        self.queries += 1
+        await asyncio.sleep(self.delay)
+        assert self.answer is not None
+        return self.answer
+
+    async def create(self, order: Order) -> CreateOutcome:
+        raise AssertionError("a callback never creates")
+
+    def ack(self) -> Ack:
+        return Ack(200, '{"code":"OK"}')
+
+    async def balance(self) -> list[BalanceEntry]:
+        raise AssertionError("not asked")
+
+
+@pytest.fixture
+def store(aws: Aws) -> OrderStore:
+    """A fresh table in the module's moto account."""
+    return aws.store
+
+
+@pytest.fixture
+def order(store: OrderStore) -> Order:
+    return submitted_order(
+        store,
+        "PO-SVC-1",
+        method="UPI",
+        value=10005,
+        provider="pg_v2",
+        provider_order_id="P1",
+        now=T0,
+    )
+
+
+def _answer(kind: QueryKind, amount: int | None = 10005) -> QueryOutcome:
+    return QueryOutcome(
+        kind, f"query says {kind}", RawExchange("ok", 200, "OK"), "P1", amount, "INR"
+    )
+
+
+def _handle(store: OrderStore, provider: StubProvider, body: bytes = b'{"code":"OK"}') -> Ack:
+    request = CallbackRequest("pg_v2", body, {"Content-Type": "application/json"}, "192.0.2.1")
+    return asyncio.run(
+        handle_callback(
+            request,
+            providers=lambda name: provider if name == "pg_v2" else None,
+            store=store,
+            policy=POLICY,
+            now=NOW,
+        )
+    )
+
+
+def test_a_query_that_takes_too_long_is_no_answer(store: OrderStore, order: Order) -> None:
+    provider = StubProvider(EVENT, _answer(QueryKind.SUCCEEDED), delay=5)
+
+    with pytest.raises(ConfirmationUnavailable, match="no answer within"):
+        _handle(store, provider)
+
+    assert store.get(order.payout_id) == order
+    [evidence] = callback_evidence(store, order.payout_id)
+    query = evidence.detail["query"]
+    assert isinstance(query, dict)
+    assert query["kind"] == "UNKNOWN"
+
+
+def test_a_query_that_finds_nothing_is_acknowledged_and_recorded(
+    store: OrderStore, order: Order
+) -> None:
+    ack = _handle(store, StubProvider(EVENT, _answer(QueryKind.NOT_FOUND, None)))
+
+    assert ack.body == '{"code":"OK"}'
+    assert store.get(order.payout_id) == order
+    assert len(callback_evidence(store, order.payout_id)) == 1
+
+
+def test_callbacks_that_change_nothing_are_recorded_once_per_distinct_body(
+    store: OrderStore, order: Order
+) -> None:
+    provider = StubProvider(EVENT, _answer(QueryKind.PENDING))
+
+    _handle(store, provider, b'{"code":"OK","n":1}')
+    _handle(store, provider, b'{"code":"OK","n":1}')
+    _handle(store, provider, b'{"code":"OK","n":2}')
+
+    assert provider.queries == 3
+    assert store.get(order.payout_id) == order
+    assert len(callback_evidence(store, order.payout_id)) == 2
+
+
+def test_an_untrusted_payload_is_never_applied_even_when_the_query_has_no_amount(
+    store: OrderStore, order: Order
+) -> None:
+    # The query says paid without saying how much: not applied, escalated (settlement's rule).
+    _handle(store, StubProvider(EVENT, _answer(QueryKind.SUCCEEDED, None)))
+
+    stored = store.get(order.payout_id)
+    assert stored is not None
+    assert (stored.status, stored.needs_review) == (S.SUBMITTED, True)
+
+
+def test_an_escalation_that_loses_a_race_decides_again_on_the_stored_order(
+    store: OrderStore, order: Order
+) -> None:
+    stale = order
+    assert isinstance(store.update(order, NOW, next_check_at=NOW), Applied)  # another writer
+    verdict = Verdict(QueryKind.SUCCEEDED, "callback", "r", amount_minor=1, currency="INR")
+    evidence = Evidence(kind=EvidenceKind.CALLBACK, summary="cb", detail={"body_sha256": "x"})
+
+    outcome = settle(store, stale, verdict, evidence, NOW)
+
+    assert isinstance(outcome, Escalated)
+    assert outcome.order.version == stale.version + 2
+
+
+def test_an_order_already_under_review_is_not_escalated_again(
+    store: OrderStore, order: Order
+) -> None:
+    event = replace(EVENT, trusted=True, amount_minor=1)
+    _handle(store, StubProvider(event), b'{"first":1}')
+    flagged = store.get(order.payout_id)
+
+    _handle(store, StubProvider(event), b'{"second":1}')
+
+    assert flagged is not None
+    assert flagged.needs_review
+    assert store.get(order.payout_id) == flagged
+    assert len(callback_evidence(store, order.payout_id)) == 2
