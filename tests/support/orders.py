@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ def request_document(
     return {
         "payout_id": payout_id,
         "amount": {"value": value, "currency": CURRENCIES[method]},
-        "beneficiary": BENEFICIARIES[method],
+        "beneficiary": copy.deepcopy(BENEFICIARIES[method]),  # callers may mutate it
         "description": "test payout",
         **extra,
     }

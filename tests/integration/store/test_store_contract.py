@@ -218,9 +218,48 @@ def test_due_returns_only_due_unresolved_orders_earliest_first(store: OrderStore
     paid = schedule(store, "PO-PAID", timedelta(seconds=-60), S.SUBMITTING, S.SUBMITTED)
     moved(store, paid, S.SUCCEEDED)
     due = store.due(T0, limit=100)
-    assert [d.payout_id for d in due] == [f"PO-D{i:02d}" for i in reversed(range(12))]
-    assert store.due(T0, limit=5) == due[:5]
-    assert [d.payout_id for d in store.due(T0 + timedelta(minutes=5), limit=100)][-1] == "PO-LATER"
+    assert due.payout_ids == [f"PO-D{i:02d}" for i in reversed(range(12))]
+    assert due.more is False
+    assert store.due(T0 + timedelta(minutes=5), limit=100).payout_ids[-1] == "PO-LATER"
+
+
+def test_a_small_limit_returns_due_orders_only_and_no_more_than_asked(store: OrderStore) -> None:
+    for i in range(12):
+        schedule(store, f"PO-D{i:02d}", timedelta(seconds=-i), S.SUBMITTING, S.UNKNOWN)
+    schedule(store, "PO-LATER", timedelta(minutes=5), S.SUBMITTING)
+    page = store.due(T0, limit=5)
+    assert 0 < len(page.orders) <= 5
+    assert page.more is True
+    assert all(d.next_check_at <= T0 for d in page.orders)
+    assert page.orders == sorted(page.orders, key=lambda d: (d.next_check_at, d.payout_id))
+
+
+def test_reading_the_due_index_costs_about_the_limit_whatever_the_backlog(
+    store: OrderStore,
+) -> None:
+    for i in range(40):
+        schedule(store, f"PO-B{i:02d}", timedelta(seconds=-1), S.SUBMITTING, S.UNKNOWN)
+    read = count_items_read(store)
+    page = store.due(T0, limit=8)
+    # One key per shard's share (8 shards, share 1), never the backlog of 40.
+    assert read() <= 8
+    assert page.more is True
+
+
+def count_items_read(store: OrderStore) -> Callable[[], int]:
+    """Counts the items every query through ``store`` returns from now on."""
+    client = store._client
+    counted = [0]
+    make_api_call = client._make_api_call
+
+    def counting(operation: str, params: dict[str, object]) -> object:
+        answer = make_api_call(operation, params)
+        if operation == "Query":
+            counted[0] += len(answer.get("Items", []))
+        return answer
+
+    client._make_api_call = counting  # type: ignore[method-assign]
+    return lambda: counted[0]
 
 
 def test_earliest_due_reads_the_head_of_every_shard(store: OrderStore) -> None:
@@ -232,10 +271,10 @@ def test_earliest_due_reads_the_head_of_every_shard(store: OrderStore) -> None:
 
 def test_reaching_a_terminal_status_leaves_the_due_index(store: OrderStore) -> None:
     order = schedule(store, "PO-T", timedelta(seconds=-1), S.SUBMITTING, S.SUBMITTED)
-    assert [d.payout_id for d in store.due(T0, 10)] == ["PO-T"]
+    assert store.due(T0, 10).payout_ids == ["PO-T"]
     final = moved(store, order, S.SUCCEEDED)
     assert final.next_check_at is None
-    assert store.due(T0 + timedelta(days=1), 10) == []
+    assert store.due(T0 + timedelta(days=1), 10).orders == []
 
 
 # ---- ops reads -----------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ locking), in one transaction with the evidence item that justifies it. A lost ra
 
 from __future__ import annotations
 
-import heapq
 import random
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.config import Config
@@ -92,6 +92,19 @@ class DueOrder:
 
     payout_id: str
     next_check_at: datetime
+
+
+@dataclass(frozen=True)
+class DuePage:
+    """Due orders, earliest first, and whether more may be due than this page holds."""
+
+    orders: list[DueOrder]
+    more: bool
+
+    @property
+    def payout_ids(self) -> list[str]:
+        """The ids, in order."""
+        return [due.payout_id for due in self.orders]
 
 
 @dataclass(frozen=True)
@@ -302,14 +315,28 @@ class OrderStore:
 
     # ---- due index ------------------------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int) -> list[DueOrder]:
-        """Up to ``limit`` orders due at ``now``, earliest first, across every shard.
+    def due(self, now: datetime, limit: int) -> DuePage:
+        """Up to ``limit`` orders due at ``now``, earliest first, and whether more are due.
 
-        Reads the sparse due index only: the cost is proportional to due orders, never to the table.
+        Reads the sparse due index only, about ``limit`` keys however large the backlog and
+        however many orders are resolved: it asks every shard for an even share of what is
+        missing, then again only the shards that had more, until the page is full or nothing
+        more is due. (Reading ``limit`` from every shard would read the backlog ``shards``
+        times over.) ``more`` says the page could not hold everything due.
         """
-        per_shard = [self._due_in_shard(shard, now, limit) for shard in keys.all_due_shards()]
-        merged = heapq.merge(*per_shard, key=lambda due: (due.next_check_at, due.payout_id))
-        return list(_take(merged, limit))
+        cursors: dict[str, Mapping[str, Any] | None] = dict.fromkeys(keys.all_due_shards())
+        found: list[DueOrder] = []
+        while cursors and len(found) < limit:
+            share = -(-(limit - len(found)) // len(cursors))  # ceiling division
+            for shard, start in list(cursors.items()):
+                orders, resume = self._due_in_shard(shard, now, share, start)
+                found.extend(orders)
+                if resume is None:
+                    del cursors[shard]
+                else:
+                    cursors[shard] = resume
+        found.sort(key=_due_order)
+        return DuePage(found[:limit], more=bool(cursors) or len(found) > limit)
 
     def earliest_due(self) -> datetime | None:
         """When the next unresolved order falls due (one item read per shard), or None."""
@@ -325,7 +352,11 @@ class OrderStore:
             firsts.extend(_due_from_item(item).next_check_at for item in answer.get("Items", []))
         return min(firsts, default=None)
 
-    def _due_in_shard(self, shard: str, now: datetime, limit: int) -> list[DueOrder]:
+    def _due_in_shard(
+        self, shard: str, now: datetime, share: int, start: Mapping[str, Any] | None
+    ) -> tuple[list[DueOrder], Mapping[str, Any] | None]:
+        # One page: a key-only query without filter returns min(share, due) items at once, and
+        # DynamoDB returns LastEvaluatedKey when it stopped at the limit.
         query: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": keys.DUE_INDEX,
@@ -333,9 +364,13 @@ class OrderStore:
             "ExpressionAttributeValues": to_attribute_values(
                 {":shard": shard, ":upper": keys.due_upper_bound(now)}
             ),
-            "Limit": limit,
+            "Limit": share,
         }
-        return [_due_from_item(item) for item in _take(self._query_all(query), limit)]
+        if start is not None:
+            query["ExclusiveStartKey"] = dict(start)
+        answer = self._client.query(**query)
+        orders = [_due_from_item(item) for item in answer.get("Items", [])]
+        return orders, answer.get("LastEvaluatedKey")
 
     # ---- ops reads (no Scan) ---------------------------------------------------------------------
 
@@ -357,7 +392,7 @@ class OrderStore:
             }
             found.extend(
                 _summary_from_item(item)
-                for item in _take(self._query_all(query), limit - len(found))
+                for item in islice(self._query_all(query), limit - len(found))
             )
             day -= timedelta(days=1)
         return found
@@ -388,7 +423,7 @@ class OrderStore:
         }
         return [
             keys.payout_id_from_pk(from_attribute_values(item)["PK"])
-            for item in _take(self._query_all(query), limit)
+            for item in islice(self._query_all(query), limit)
         ]
 
     # ---- lease ---------------------------------------------------------------------------------
@@ -460,11 +495,8 @@ class OrderStore:
             query = {**query, "ExclusiveStartKey": last}
 
 
-def _take[T](items: Iterator[T] | list[T], limit: int) -> Iterator[T]:
-    for count, item in enumerate(items):
-        if count >= limit:
-            return
-        yield item
+def _due_order(due: DueOrder) -> tuple[datetime, str]:
+    return due.next_check_at, due.payout_id
 
 
 def _due_from_item(item: Mapping[str, Any]) -> DueOrder:
