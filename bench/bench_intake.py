@@ -1,0 +1,325 @@
+"""Intake benchmark: what a batch of 10 payout requests costs, in time and in DynamoDB.
+
+Setup: the real intake handler and adapters; the provider sandbox in a child process on
+loopback, with 200 ms of latency added to every create; DynamoDB Local (a real engine, in its
+own JVM, warmed up first) for the table; moto for SQS and Secrets Manager.
+
+- ``intake_batch10_concurrency_ratio``: wall time of 10 requests handled one per invocation, one
+  after the other (the sequential baseline), over one invocation with a batch of 10 (creates
+  concurrent on one event loop, table writes in worker threads). Medians of ``ROUNDS``.
+  DynamoDB Local runs TransactWriteItems one at a time (the claims of a batch complete about
+  10 ms apart, and so do the recorded answers), so the concurrent figure includes ~200 ms of the
+  engine's queueing that DynamoDB, which writes different items in parallel, does not have.
+- ``intake_write_units_per_order``: write capacity units per order on the intake path (create,
+  claim, record the answer), as DynamoDB Local reports them with ``ReturnConsumedCapacity=
+  INDEXES``: table and GSI writes, transactional writes at their double price. DynamoDB Local,
+  not moto, because moto reports no capacity for TransactWriteItems.
+- ``intake_api_calls_per_order``: AWS API calls per order made by a warm invocation (secrets
+  already cached): DynamoDB and SQS.
+- ``intake_batch10_concurrent_ms`` / ``intake_batch10_sequential_ms``: the two medians.
+
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from types import ModuleType
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from payouts.domain.order import Evidence, EvidenceKind
+from payouts.domain.status import OrderStatus
+from payouts.store import Applied, OrderStore
+from payouts.store.orders import CLIENT_CONFIG
+from payouts_tools.sandbox import (
+    CallbackOptions,
+    Fault,
+    FaultKind,
+    Operation,
+    Sandbox,
+    SandboxConfig,
+)
+from payouts_tools.sandbox.server import SandboxHttpServer
+from tests.support.cfn import load_template, table_create_kwargs
+from tests.support.dynamodb_local import ensure_installed, find_jar, running_server
+from tests.support.handlers import load_handler
+from tests.support.orders import T0, make_request, request_document
+
+BATCH = 10
+LATENCY_MS = 200
+ROUNDS = 7
+ACCEPT_BACKLOG = 128
+ENGINE_WARM_UP_ORDERS = 300
+HANDLER_WARM_UP_BATCHES = 3
+METHODS = ("ALIPAY", "UPI", "BANK_ACCOUNT", "PIX")
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
+
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "payouts",
+    "POWERTOOLS_METRICS_NAMESPACE": "Payouts",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "CALLBACK_BASE_URL": "https://callbacks.example.com/bench",
+}
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What Powertools reads from Lambda's context object."""
+
+    function_name: str = "payouts-intake-bench"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:intake-bench"
+    aws_request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class Meter:
+    """AWS API calls and write capacity seen by the handler's clients."""
+
+    calls: int = 0
+    write_units: float = 0.0
+
+    def reset(self) -> None:
+        self.calls, self.write_units = 0, 0.0
+
+    def watch_dynamodb(self, client: Any) -> None:
+        client.meta.events.register("provide-client-params.dynamodb.*", _ask_for_capacity)
+        client.meta.events.register("after-call.dynamodb.*", self._after_dynamodb_call)
+
+    def watch(self, client: Any) -> None:
+        client.meta.events.register("after-call.*.*", self._after_call)
+
+    def _after_call(self, **_: Any) -> None:
+        self.calls += 1
+
+    def _after_dynamodb_call(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls += 1
+        if model.name not in _WRITES:
+            return
+        consumed = parsed.get("ConsumedCapacity") or []
+        for entry in consumed if isinstance(consumed, list) else [consumed]:
+            self.write_units += float(entry.get("CapacityUnits", 0.0))
+
+
+def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
+    params["ReturnConsumedCapacity"] = "INDEXES"
+
+
+def _record(payout_id: str, number: int) -> dict[str, Any]:
+    body = json.dumps(request_document(payout_id, METHODS[number % len(METHODS)]))
+    return {
+        "messageId": uuid.uuid4().hex,
+        "receiptHandle": "bench",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:payout-requests",
+        "awsRegion": "us-east-1",
+    }
+
+
+def _batch(label: str) -> list[dict[str, Any]]:
+    # Fresh payout ids every time: the sandbox remembers every merchant order number it saw.
+    run = uuid.uuid4().hex[:8]
+    return [_record(f"B-{run}-{label}-{number}", number) for number in range(BATCH)]
+
+
+def _invoke(handler: ModuleType, records: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    answer = handler.lambda_handler({"Records": records}, LambdaContext())
+    elapsed = time.perf_counter() - started
+    if answer["batchItemFailures"]:
+        raise RuntimeError(f"benchmark batch failed: {answer['batchItemFailures']}")
+    return elapsed
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass(frozen=True)
+class RemoteSandbox:
+    """The provider sandbox running in its own process: its address and fake credentials."""
+
+    base_url: str
+    config: SandboxConfig
+
+
+def _serve_sandbox(address: Queue[tuple[str, str]], stop: EventType) -> None:
+    """The child process: both providers with 200 ms on every create, until ``stop`` is set.
+
+    The listener's backlog is raised from socketserver's default of 5: a batch connects 10 at
+    once, and on a busy machine the overflow costs a 1 s SYN retransmission, which would time
+    the sandbox's accept loop, not the intake (providers' servers have deep backlogs).
+    ``request_queue_size`` is socketserver's documented class attribute, read at listen().
+    """
+    SandboxHttpServer.request_queue_size = ACCEPT_BACKLOG
+    config = SandboxConfig(settle_after_s=None, callbacks=CallbackOptions(enabled=False))
+    with Sandbox(config) as sandbox:
+        sandbox.inject(
+            Fault(kind=FaultKind.LATENCY, operation=Operation.CREATE, latency_ms=LATENCY_MS)
+        )
+        address.put((sandbox.base_url, sandbox.config.model_dump_json()))
+        stop.wait()
+
+
+@contextmanager
+def _sandbox_process() -> Iterator[RemoteSandbox]:
+    """The sandbox in a child process, so that serving the providers does not compete with the
+    intake for this process's GIL: in production the providers are elsewhere."""
+    context = multiprocessing.get_context("spawn")
+    address: Queue[tuple[str, str]] = context.Queue()
+    stop = context.Event()
+    child = context.Process(target=_serve_sandbox, args=(address, stop), name="bench-sandbox")
+    child.start()
+    try:
+        base_url, config = address.get(timeout=60)
+        yield RemoteSandbox(base_url, SandboxConfig.model_validate_json(config))
+    finally:
+        stop.set()
+        child.join(timeout=30)
+
+
+def _secrets(sandbox: RemoteSandbox) -> dict[str, str]:
+    secrets = boto3.client("secretsmanager")
+    gateway, pg = sandbox.config.gateway, sandbox.config.pg
+    gateway_arn = secrets.create_secret(
+        Name="bench/gateway_v2",
+        SecretString=json.dumps(
+            {
+                "platform_id": gateway.platform_id,
+                "platform_key": gateway.signing_key,
+                "query_token": gateway.query_token,
+            }
+        ),
+    )["ARN"]
+    pg_arn = secrets.create_secret(
+        Name="bench/pg_v2",
+        SecretString=json.dumps({"app_id": pg.app_id, "app_secret": pg.app_secret}),
+    )["ARN"]
+    return {
+        "GATEWAY_V2_BASE_URL": sandbox.base_url,
+        "GATEWAY_V2_SECRET_ID": gateway_arn,
+        "PG_V2_BASE_URL": sandbox.base_url,
+        "PG_V2_SECRET_ID": pg_arn,
+    }
+
+
+def _warm_up_engine(dynamodb: Any, table: str) -> None:
+    """Write a few hundred orders the way intake does, from as many threads: DynamoDB Local
+    answers ten times slower, and queues concurrent writes, until the JVM's JIT has compiled
+    its write paths. Without this the figures time the JIT, not the intake."""
+    store = OrderStore(dynamodb, table)
+
+    def one_order(number: int) -> None:
+        request = make_request(f"W-{number}", METHODS[number % len(METHODS)])
+        order = store.create(request, T0, T0 + timedelta(hours=1)).order
+        for status in (OrderStatus.SUBMITTING, OrderStatus.SUBMITTED):
+            evidence = Evidence(kind=EvidenceKind.TRANSITION, summary="warm-up", at=T0)
+            written = store.transition(order, status, evidence, T0, next_check_at=T0)
+            if not isinstance(written, Applied):
+                raise TypeError(f"warm-up write of W-{number} lost a race")
+            order = written.order
+
+    with ThreadPoolExecutor(max_workers=BATCH) as threads:
+        list(threads.map(one_order, range(ENGINE_WARM_UP_ORDERS)))
+
+
+def _wall_times(handler: ModuleType) -> dict[str, float]:
+    """Median wall times of a batch of 10 in one invocation, and of the same kind of 10
+    requests one per invocation, one after the other."""
+    concurrent = [_invoke(handler, _batch(f"c{number}")) for number in range(ROUNDS)]
+    sequential = [
+        sum(_invoke(handler, [record]) for record in _batch(f"s{number}"))
+        for number in range(ROUNDS)
+    ]
+    concurrent_s, sequential_s = statistics.median(concurrent), statistics.median(sequential)
+    return {
+        "intake_batch10_concurrency_ratio": sequential_s / concurrent_s,
+        "intake_batch10_concurrent_ms": concurrent_s * 1000,
+        "intake_batch10_sequential_ms": sequential_s * 1000,
+    }
+
+
+def _costs(handler: ModuleType) -> dict[str, float]:
+    """Write units and AWS calls per order of warm batches of 10."""
+    meter = Meter()
+    meter.watch_dynamodb(handler.dynamodb())
+    meter.watch(handler.sqs())
+    for number in range(ROUNDS):
+        _invoke(handler, _batch(f"cost{number}"))
+    orders = ROUNDS * BATCH
+    return {
+        "intake_write_units_per_order": meter.write_units / orders,
+        "intake_api_calls_per_order": meter.calls / orders,
+    }
+
+
+@contextmanager
+def _warm_intake(sandbox: RemoteSandbox, endpoint: str) -> Iterator[ModuleType]:
+    """The intake handler, warm, over a fresh DynamoDB Local table at ``endpoint``, with moto's
+    SQS and Secrets Manager and the sandbox's providers."""
+    with _environment({**ENVIRONMENT, "AWS_ENDPOINT_URL_DYNAMODB": endpoint}), mock_aws():
+        table = f"orders-bench-{uuid.uuid4().hex[:8]}"
+        dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+        dynamodb.create_table(**table_create_kwargs(load_template(), "OrdersTable", table))
+        _warm_up_engine(dynamodb, table)
+        dlq_url = boto3.client("sqs").create_queue(QueueName="bench-dlq")["QueueUrl"]
+        settings = {"ORDERS_TABLE": table, "PAYOUT_DLQ_URL": dlq_url, **_secrets(sandbox)}
+        with _environment(settings):
+            handler = load_handler("intake")
+            for number in range(HANDLER_WARM_UP_BATCHES):  # imports, secrets, connections
+                _invoke(handler, _batch(f"warm{number}"))
+            yield handler
+
+
+def run() -> dict[str, float]:
+    """Run the benchmark and return its figures."""
+    ensure_installed()
+    with (
+        TemporaryDirectory() as scratch,
+        running_server(find_jar(), Path(scratch) / "jvm.log") as (endpoint, _),
+        _sandbox_process() as sandbox,
+        _warm_intake(sandbox, endpoint) as handler,
+    ):
+        figures = _wall_times(handler) | _costs(handler)
+    print(
+        f"   batch of {BATCH}, {LATENCY_MS} ms provider latency: "
+        f"{figures['intake_batch10_concurrent_ms']:.0f} ms concurrent, "
+        f"{figures['intake_batch10_sequential_ms']:.0f} ms one message at a time"
+    )
+    return figures

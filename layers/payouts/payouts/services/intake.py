@@ -1,0 +1,578 @@
+"""Intake: one SQS message -> one order -> at most one provider create, whatever is redelivered.
+
+The order is made durable before anything is sent, and it is claimed (RECEIVED -> SUBMITTING, a
+conditional write) before the HTTP call, so a redelivery, a concurrent copy of the message or a
+crash between any two steps can never send a second create: only the delivery that won the claim
+calls the provider, and an order left SUBMITTING is the reconcile loop's to query.
+
+Outcomes of the create are recorded with the provider's answer as evidence:
+
+========== ====================================================================================
+ACCEPTED   SUBMITTED, with the provider's order id; queried later if no callback settles it
+REJECTED   REJECTED: a documented, definitive refusal (or refused by the adapter before sending)
+DUPLICATE  UNKNOWN, due for a query within seconds: the provider already has this order number
+AMBIGUOUS  UNKNOWN, due for a query within seconds: the bytes may have arrived
+NOT_SENT   back to RECEIVED and the message fails, so SQS retries it: it provably never left
+========== ====================================================================================
+
+Invalid messages are dead-lettered explicitly with their reason and acknowledged, so they never
+block a batch; transient trouble (throttling, NOT_SENT) fails only that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import httpx
+
+from payouts.domain.errors import InvalidRequest
+from payouts.domain.fingerprint import request_fingerprint
+from payouts.domain.order import Evidence, EvidenceKind, Order, utc_now
+from payouts.domain.redaction import mask
+from payouts.domain.request import parse_request, unwrap_envelope
+from payouts.domain.status import OrderStatus
+from payouts.observability import MetricUnit, logger, metrics
+from payouts.providers.base import (
+    CreateKind,
+    CreateOutcome,
+    PayoutProvider,
+    RawExchange,
+    UnsupportedPayout,
+)
+from payouts.providers.routing import NoRoute, Router
+from payouts.settings.intake import IntakeSettings
+from payouts.store import AlreadyExists, Applied, Created, OrderStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+S = OrderStatus
+
+# Exceptions an adapter raises *before sending anything* for an order it cannot pay: a refusal,
+# never an unknown (the port's UnsupportedPayout; InvalidRequest from older adapters). Anything
+# else raised by a create is treated as "may have been sent".
+REFUSED_BEFORE_SENDING: Final[tuple[type[Exception], ...]] = (UnsupportedPayout, InvalidRequest)
+
+# SQS message attribute values count towards the message's size; a reason is a line, not a log.
+MAX_REASON_CHARS: Final = 1024
+# How much of an invalid request is kept on its REJECTED order (beneficiary details masked).
+MAX_EXCERPT_CHARS: Final = 600
+
+# Metric names (Powertools metrics, namespace from POWERTOOLS_METRICS_NAMESPACE).
+METRIC_INVALID: Final = "InvalidRequest"
+METRIC_CONFLICT: Final = "RequestConflict"
+METRIC_DUPLICATE: Final = "DuplicateDelivery"
+METRIC_NO_ROUTE: Final = "NoRoute"
+METRIC_LATE_ANSWER: Final = "LateCreateAnswer"
+METRIC_CREATE_ERROR: Final = "CreateError"
+METRIC_CREATE_PREFIX: Final = "Create"  # + ACCEPTED / REJECTED / DUPLICATE / AMBIGUOUS / NOT_SENT
+
+
+class Disposition(StrEnum):
+    """What intake did with one message (the record handler's result)."""
+
+    SUBMITTED = "SUBMITTED"  # provider accepted the create
+    REJECTED = "REJECTED"  # provider (or adapter, before sending) refused it definitively
+    UNKNOWN = "UNKNOWN"  # outcome unknown; the reconcile loop queries it
+    NO_ROUTE = "NO_ROUTE"  # no provider pays it; rejected without sending
+    INVALID = "INVALID"  # dead-lettered with its reason
+    CONFLICT = "CONFLICT"  # a different request under an existing payout id; not applied
+    DUPLICATE_DELIVERY = "DUPLICATE_DELIVERY"  # an earlier delivery already sent (or is sending)
+    LATE_ANSWER = "LATE_ANSWER"  # the order moved on meanwhile; the answer kept as evidence
+
+
+class RetryLater(Exception):
+    """The message must be retried by SQS (its record is reported as a batch item failure)."""
+
+
+@dataclass(frozen=True)
+class IntakeMessage:
+    """One SQS message as intake sees it."""
+
+    message_id: str
+    body: str
+
+
+@dataclass(frozen=True)
+class IntakeTimings:
+    """When each kind of unresolved order is next looked at by the reconcile loop."""
+
+    received_grace: timedelta
+    stale_submitting_after: timedelta
+    submitted_first_check: timedelta
+    unknown_first_check: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: IntakeSettings) -> IntakeTimings:
+        """The timings configured for the intake function."""
+        return cls(
+            received_grace=timedelta(seconds=settings.received_grace_seconds),
+            stale_submitting_after=timedelta(seconds=settings.stale_submitting_after_seconds),
+            submitted_first_check=timedelta(seconds=settings.submitted_first_check_seconds),
+            unknown_first_check=timedelta(seconds=settings.unknown_first_check_seconds),
+        )
+
+
+class DeadLetters(Protocol):
+    """Where invalid messages go, with the reason they were refused."""
+
+    def send(self, message: IntakeMessage, reason: str) -> None:
+        """Store ``message`` durably with ``reason``; raise if that cannot be done."""
+        ...
+
+
+class ProviderSource(Protocol):
+    """The adapters available to one invocation, by provider name."""
+
+    def provider(self, name: str) -> PayoutProvider:
+        """The adapter for ``name`` (raises if it cannot be built, e.g. its secret is missing)."""
+        ...
+
+
+type Counter = Callable[[str], None]
+
+
+def count_metric(name: str) -> None:
+    """Add 1 to the Powertools metric ``name`` (flushed by the handler's ``log_metrics``)."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+class SqsDeadLetters:
+    """Dead letters sent with ``SendMessage`` to the requests queue's DLQ: the original body, the
+    reason and the source message id as message attributes (so a redrive sends the same body)."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, message: IntakeMessage, reason: str) -> None:
+        """Send ``message`` to the DLQ; any failure raises (and the message is retried)."""
+        self._client.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=message.body,
+            MessageAttributes={
+                "rejection_reason": {
+                    "DataType": "String",
+                    "StringValue": truncate(reason, MAX_REASON_CHARS),
+                },
+                "source_message_id": {"DataType": "String", "StringValue": message.message_id},
+            },
+        )
+
+
+class ProviderPool:
+    """The adapters of one invocation, around one ``httpx.AsyncClient``.
+
+    The client is opened on first use (inside the invocation's event loop, which an AsyncClient
+    is bound to) and closed by the last of the invocation's ``records`` to call ``record_done``,
+    still inside that loop. Adapters are built once per provider name per invocation.
+    """
+
+    def __init__(
+        self,
+        build: Callable[[str, httpx.AsyncClient], PayoutProvider],
+        open_client: Callable[[], httpx.AsyncClient],
+        records: int,
+    ) -> None:
+        self._build = build
+        self._open_client = open_client
+        self._remaining = records
+        self._client: httpx.AsyncClient | None = None
+        self._adapters: dict[str, PayoutProvider] = {}
+
+    def provider(self, name: str) -> PayoutProvider:
+        """The adapter for ``name``, built around this invocation's client."""
+        adapter = self._adapters.get(name)
+        if adapter is None:
+            adapter = self._build(name, self._client_for_this_invocation())
+            self._adapters[name] = adapter
+        return adapter
+
+    async def record_done(self) -> None:
+        """One record is finished; the last one closes the client."""
+        self._remaining -= 1
+        if self._remaining <= 0 and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    @property
+    def is_open(self) -> bool:
+        """True while the invocation's client is open."""
+        return self._client is not None
+
+    def _client_for_this_invocation(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = self._open_client()
+        return self._client
+
+
+class Intake:
+    """The intake use case for one invocation: ``handle`` one message at a time, concurrently.
+
+    Blocking DynamoDB and SQS calls run in worker threads (``threads``; the loop's default
+    executor when None), so the messages of a batch overlap in their table writes as well as in
+    their provider calls; provider creates are bounded by ``concurrency``.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: OrderStore,
+        router: Router,
+        providers: ProviderSource,
+        dead_letters: DeadLetters,
+        timings: IntakeTimings,
+        concurrency: int = 10,
+        clock: Callable[[], datetime] = utc_now,
+        count: Counter = count_metric,
+        threads: Executor | None = None,
+    ) -> None:
+        self._store = store
+        self._router = router
+        self._providers = providers
+        self._dead_letters = dead_letters
+        self._timings = timings
+        self._sending = asyncio.Semaphore(concurrency)
+        self._clock = clock
+        self._count = count
+        self._threads = threads
+
+    async def _blocking[**P, R](self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a blocking AWS call in a worker thread, so the batch's other messages go on."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, functools.partial(call, *args, **kwargs))
+
+    async def handle(self, message: IntakeMessage) -> Disposition:
+        """Take one message in. Raises RetryLater (or a transient AWS error) when SQS must retry
+        it; returns what was done otherwise, and the message is acknowledged."""
+        try:
+            request = parse_request(message.body)
+        except InvalidRequest as invalid:
+            return await self._dead_letter(message, invalid)
+        now = self._clock()
+        stored = await self._blocking(
+            self._store.create, request, now, now + self._timings.received_grace
+        )
+        if isinstance(stored, Created):
+            logger.info(
+                "order received", payout_id=request.payout_id, message_id=message.message_id
+            )
+            return await self._send(stored.order)
+        return await self._redelivered(stored, request_fingerprint(request), message)
+
+    # ---- existing orders ------------------------------------------------------------------------
+
+    async def _redelivered(
+        self, stored: AlreadyExists, fingerprint: str, message: IntakeMessage
+    ) -> Disposition:
+        order = stored.order
+        if not stored.same_request:
+            return await self._conflict(order, fingerprint, message)
+        if order.status is S.RECEIVED:
+            # Stored by an earlier delivery that never sent it (it died, or the create provably
+            # never left): carry on from the claim, which still guards against a racing copy.
+            return await self._send(order)
+        self._duplicate(order, message)
+        return Disposition.DUPLICATE_DELIVERY
+
+    async def _conflict(
+        self, order: Order, fingerprint: str, message: IntakeMessage
+    ) -> Disposition:
+        evidence = Evidence(
+            kind=EvidenceKind.CONFLICT,
+            summary="a different request arrived under this payout id; it was not applied",
+            detail={
+                "stored_fingerprint": order.fingerprint,
+                "received_fingerprint": fingerprint,
+                "message_id": message.message_id,
+            },
+            at=self._clock(),
+        )
+        await self._blocking(self._store.append_evidence, order.payout_id, evidence)
+        self._count(METRIC_CONFLICT)
+        logger.warning(
+            "payout id reused by a different request; existing order untouched",
+            payout_id=order.payout_id,
+            message_id=message.message_id,
+            status=order.status.value,
+        )
+        return Disposition.CONFLICT
+
+    def _duplicate(self, order: Order, message: IntakeMessage) -> None:
+        self._count(METRIC_DUPLICATE)
+        logger.info(
+            "duplicate delivery; no second create",
+            payout_id=order.payout_id,
+            message_id=message.message_id,
+            status=order.status.value,
+        )
+
+    # ---- sending --------------------------------------------------------------------------------
+
+    async def _send(self, order: Order) -> Disposition:
+        if order.request is None:
+            raise ValueError(f"order {order.payout_id} has no request to send")
+        route = self._router.route(order.request)
+        if isinstance(route, NoRoute):
+            return await self._refuse_unroutable(order, route.reason)
+        # Built before the claim: a missing secret or base URL fails the message while the order
+        # is still RECEIVED, so the retry can send it once the configuration is fixed.
+        provider = self._providers.provider(route)
+        claimed = await self._claim(order, provider.name)
+        if claimed is None:
+            return Disposition.DUPLICATE_DELIVERY
+        outcome = await self._create(provider, claimed)
+        return await self._record(claimed, provider.name, outcome)
+
+    async def _refuse_unroutable(self, order: Order, reason: str) -> Disposition:
+        evidence = Evidence(
+            kind=EvidenceKind.TRANSITION, summary=f"refused before sending: {reason}"
+        )
+        result = await self._blocking(
+            self._store.transition, order, S.REJECTED, evidence, self._clock(), status_reason=reason
+        )
+        if not isinstance(result, Applied):
+            return self._lost_race(order, result.current)
+        self._count(METRIC_NO_ROUTE)
+        logger.warning("no provider pays this request", payout_id=order.payout_id, reason=reason)
+        return Disposition.NO_ROUTE
+
+    async def _claim(self, order: Order, provider: str) -> Order | None:
+        """RECEIVED -> SUBMITTING, durable before the HTTP call; None when another delivery won."""
+        now = self._clock()
+        request = order.request
+        detail: dict[str, Any] = {"provider": provider, "attempt": order.submit_attempts + 1}
+        if request is not None:
+            detail |= {
+                "merchant_order_no": order.payout_id,
+                "amount": request.amount.value,
+                "currency": request.amount.currency,
+                "method": request.method,
+                "request_fingerprint": order.fingerprint,
+            }
+        evidence = Evidence(
+            kind=EvidenceKind.CREATE_SENT,
+            summary=f"create sent to {provider}",
+            detail=detail,
+            at=now,
+        )
+        result = await self._blocking(
+            self._store.transition,
+            order,
+            S.SUBMITTING,
+            evidence,
+            now,
+            provider=provider,
+            submit_attempts=order.submit_attempts + 1,
+            next_check_at=now + self._timings.stale_submitting_after,
+        )
+        if isinstance(result, Applied):
+            return result.order
+        self._lost_race(order, result.current)
+        return None
+
+    async def _create(self, provider: PayoutProvider, order: Order) -> CreateOutcome:
+        try:
+            async with self._sending:
+                return await provider.create(order)
+        except REFUSED_BEFORE_SENDING as refused:
+            reason = f"refused before sending: {refused}"
+            return CreateOutcome(CreateKind.REJECTED, reason, RawExchange(transport="not_sent"))
+        except Exception as error:
+            # The bytes may have left: the order stays SUBMITTING, which the reconcile loop
+            # treats as unknown and queries. It is never put back to RECEIVED.
+            self._count(METRIC_CREATE_ERROR)
+            logger.exception("create raised; outcome unknown", payout_id=order.payout_id)
+            note = Evidence(
+                kind=EvidenceKind.CREATE_ANSWER,
+                summary=f"create raised {type(error).__name__}; outcome unknown",
+                detail={"provider": provider.name, "error": truncate(str(error), 300)},
+                at=self._clock(),
+            )
+            await self._blocking(self._store.append_evidence, order.payout_id, note)
+            raise
+
+    # ---- recording the outcome ------------------------------------------------------------------
+
+    async def _record(self, order: Order, provider: str, outcome: CreateOutcome) -> Disposition:
+        now = self._clock()
+        target, changes = self._next_state(outcome, now)
+        evidence = answer_evidence(provider, outcome, now)
+        result = await self._blocking(
+            self._store.transition, order, target, evidence, now, **changes
+        )
+        self._count(f"{METRIC_CREATE_PREFIX}{outcome.kind.value.title().replace('_', '')}")
+        if not isinstance(result, Applied):
+            # A callback or an operator got there first: keep what the provider said, change
+            # nothing, so a settled order is never overwritten by the create's older answer.
+            late = evidence.model_copy(
+                update={"summary": f"{evidence.summary} (arrived after the order moved on)"}
+            )
+            await self._blocking(self._store.append_evidence, order.payout_id, late)
+            self._count(METRIC_LATE_ANSWER)
+            logger.info(
+                "create answered after the order moved on; kept as evidence only",
+                payout_id=order.payout_id,
+                outcome=outcome.kind.value,
+                status=result.current.status.value if result.current else None,
+            )
+            return Disposition.LATE_ANSWER
+        logger.info(
+            "create answered",
+            payout_id=order.payout_id,
+            provider=provider,
+            outcome=outcome.kind.value,
+            status=target.value,
+        )
+        if target is S.RECEIVED:
+            raise RetryLater(f"{order.payout_id}: create never left ({outcome.reason}); retry")
+        return _DISPOSITIONS[outcome.kind]
+
+    def _next_state(
+        self, outcome: CreateOutcome, now: datetime
+    ) -> tuple[OrderStatus, dict[str, Any]]:
+        timings = self._timings
+        reason = truncate(outcome.reason, MAX_REASON_CHARS)
+        match outcome.kind:
+            case CreateKind.ACCEPTED:
+                return S.SUBMITTED, {
+                    "provider_order_id": outcome.provider_order_id,
+                    "status_reason": reason,
+                    "next_check_at": now + timings.submitted_first_check,
+                }
+            case CreateKind.REJECTED:
+                return S.REJECTED, {"status_reason": reason}
+            case CreateKind.NOT_SENT:
+                return S.RECEIVED, {
+                    "status_reason": reason,
+                    "next_check_at": now + timings.received_grace,
+                }
+            case CreateKind.DUPLICATE | CreateKind.AMBIGUOUS:
+                return S.UNKNOWN, {
+                    "status_reason": reason,
+                    "next_check_at": now + timings.unknown_first_check,
+                }
+
+    def _lost_race(self, order: Order, current: Order | None) -> Disposition:
+        # Another delivery (or the reconcile loop) changed the order between our read and our
+        # write: whoever won is responsible for it now.
+        self._count(METRIC_DUPLICATE)
+        logger.info(
+            "order changed meanwhile; leaving it as it is",
+            payout_id=order.payout_id,
+            status=current.status.value if current else None,
+        )
+        return Disposition.DUPLICATE_DELIVERY
+
+    # ---- invalid input --------------------------------------------------------------------------
+
+    async def _dead_letter(self, message: IntakeMessage, invalid: InvalidRequest) -> Disposition:
+        logger.warning(
+            "invalid payout request; dead-lettering it",
+            message_id=message.message_id,
+            payout_id=invalid.payout_id,
+            reason=truncate(invalid.reason, MAX_REASON_CHARS),
+        )
+        if invalid.payout_id is not None:
+            # Stored first: the DLQ send is the last step, so a retry after a failed send finds
+            # the rejection already there and only sends again.
+            await self._blocking(self._store_rejection, invalid.payout_id, invalid, message)
+        await self._blocking(self._dead_letters.send, message, invalid.reason)
+        self._count(METRIC_INVALID)
+        return Disposition.INVALID
+
+    def _store_rejection(
+        self, payout_id: str, invalid: InvalidRequest, message: IntakeMessage
+    ) -> None:
+        excerpt = redacted_excerpt(message.body)
+        reason = truncate(invalid.reason, MAX_REASON_CHARS)
+        stored = self._store.create_rejected(payout_id, reason, excerpt, self._clock())
+        if isinstance(stored, Created):
+            return
+        existing = stored.order
+        if existing.request is None and existing.invalid_request == excerpt:
+            return  # the same invalid message again
+        # A real order has this id: it is never touched, but its history shows the attempt.
+        self._store.append_evidence(
+            payout_id,
+            Evidence(
+                kind=EvidenceKind.CONFLICT,
+                summary="an invalid request arrived under this payout id; it was dead-lettered",
+                detail={"reason": reason, "message_id": message.message_id},
+                at=self._clock(),
+            ),
+        )
+        self._count(METRIC_CONFLICT)
+
+
+_DISPOSITIONS: Final[Mapping[CreateKind, Disposition]] = {
+    CreateKind.ACCEPTED: Disposition.SUBMITTED,
+    CreateKind.REJECTED: Disposition.REJECTED,
+    CreateKind.DUPLICATE: Disposition.UNKNOWN,
+    CreateKind.AMBIGUOUS: Disposition.UNKNOWN,
+}
+
+
+def answer_evidence(provider: str, outcome: CreateOutcome, at: datetime) -> Evidence:
+    """The CREATE_ANSWER evidence for ``outcome``: what the provider said, never keys or
+    signatures (the adapter's ``RawExchange`` holds neither)."""
+    raw = outcome.raw
+    detail: dict[str, Any] = {
+        "provider": provider,
+        "outcome": outcome.kind.value,
+        "reason": truncate(outcome.reason, MAX_REASON_CHARS),
+        "transport": raw.transport,
+        "http_status": raw.http_status,
+        "code": raw.code,
+        "message": raw.message,
+        "body_excerpt": raw.body_excerpt,
+        "provider_order_id": outcome.provider_order_id,
+    }
+    return Evidence(
+        kind=EvidenceKind.CREATE_ANSWER,
+        summary=f"{provider} create: {outcome.kind.value}",
+        detail={key: value for key, value in detail.items() if value is not None},
+        at=at,
+    )
+
+
+def redacted_excerpt(body: str) -> str:
+    """The start of an invalid request for its REJECTED order, every beneficiary value masked.
+
+    Only called when a payout id could be read, i.e. the body (or its envelope) was JSON.
+    """
+    try:
+        document = unwrap_envelope(json.loads(body))
+    except (ValueError, InvalidRequest):
+        return f"<unreadable body of {len(body.encode('utf-8'))} bytes>"
+    if not isinstance(document, dict):
+        return f"<non-object body of {len(body.encode('utf-8'))} bytes>"
+    shown = dict(document)
+    if "beneficiary" in shown:
+        shown["beneficiary"] = _masked(shown["beneficiary"])
+    text = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return truncate(text, MAX_EXCERPT_CHARS)
+
+
+def _masked(value: object) -> object:
+    # The method name is kept (it explains the refusal); every other value is masked.
+    if isinstance(value, dict):
+        return {key: item if key == "method" else _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, str):
+        return mask(value)
+    return "*" if value is not None else None
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,218 @@
+"""Status events out: every status change of an order becomes a ``PayoutStatusChanged`` event.
+
+The orders table's stream (NEW_AND_OLD_IMAGES) is the source, not the code that writes the
+order: a change is on the stream once it is durable, so a Lambda that dies right after its write
+loses no event. Only order items whose status changed (or that were inserted) are published;
+evidence and lease items, and order writes that change other fields, are skipped.
+
+Delivery is at least once (a failed batch is retried from the failed record on), and EventBridge
+does not keep order: consumers deduplicate and order by ``(payout_id, version)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from payouts.domain.order import Order
+from payouts.domain.status import OrderStatus
+from payouts.observability import MetricUnit, logger, metrics
+from payouts.store import keys
+from payouts.store.codec import order_from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+
+EVENT_SOURCE: Final = "payouts"
+DETAIL_TYPE: Final = "PayoutStatusChanged"
+# PutEvents takes at most 10 entries per call.
+MAX_ENTRIES_PER_CALL: Final = 10
+SCHEMA_VERSION: Final = "1"
+METRIC_PUBLISHED: Final = "StatusEventsPublished"
+METRIC_NOT_PUBLISHED: Final = "StatusEventsNotPublished"
+
+_CHANGES: Final = frozenset({"INSERT", "MODIFY"})
+
+
+class EventAmount(BaseModel):
+    """The payout's amount, as requested: integer minor units of an ISO 4217 currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: int = Field(description="Integer minor units (cents, paise, centavos).")
+    currency: str = Field(description="ISO 4217 code.")
+
+
+class PayoutStatusChanged(BaseModel):
+    """The ``detail`` of a ``PayoutStatusChanged`` event (source ``payouts``).
+
+    One event per status change of one payout (and one when it is first stored). ``version``
+    grows by at least one with every change of the order, so ``(payout_id, version)`` identifies
+    an event and orders the events of one payout.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="PayoutStatusChanged")
+
+    schema_version: str = Field(
+        default=SCHEMA_VERSION, description="Version of this detail's shape."
+    )
+    payout_id: str = Field(description="The caller's payout id (and the merchant order number).")
+    old_status: OrderStatus | None = Field(
+        description="Status before the change; null when the order was just stored."
+    )
+    new_status: OrderStatus = Field(description="Status after the change.")
+    amount: EventAmount | None = Field(
+        description="The requested amount; null for a request refused as invalid."
+    )
+    provider: str | None = Field(description="The provider paying it, once routed.")
+    provider_order_id: str | None = Field(description="The provider's own order id, once known.")
+    status_reason: str | None = Field(description="Why the order is in this status, if known.")
+    needs_review: bool = Field(description="True while a person must look at the order.")
+    metadata: dict[str, str] = Field(
+        description="The caller's metadata from the request, returned untouched."
+    )
+    version: Annotated[int, Field(ge=1, description="The order's version after the change.")]
+    changed_at: datetime = Field(description="When the change was written (UTC, ISO 8601).")
+
+    @classmethod
+    def between(cls, before: Order | None, after: Order) -> PayoutStatusChanged:
+        """The event for ``after``, which was ``before`` (None when just stored)."""
+        request = after.request
+        return cls(
+            payout_id=after.payout_id,
+            old_status=before.status if before is not None else None,
+            new_status=after.status,
+            amount=(
+                EventAmount(value=request.amount.value, currency=request.amount.currency)
+                if request is not None
+                else None
+            ),
+            provider=after.provider,
+            provider_order_id=after.provider_order_id,
+            status_reason=after.status_reason,
+            needs_review=after.needs_review,
+            metadata=dict(request.metadata) if request is not None else {},
+            version=after.version,
+            changed_at=after.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class StreamChange:
+    """One stream record that needs an event: its sequence number and the event's detail."""
+
+    sequence_number: str
+    detail: PayoutStatusChanged
+
+
+class PublishFailed(Exception):
+    """The record's event was not put on the bus (its stream record must be retried)."""
+
+
+class EventPublisher:
+    """Puts ``PayoutStatusChanged`` events on one bus, up to 10 per ``PutEvents`` call."""
+
+    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
+        self._client = client
+        self._bus_name = bus_name
+
+    def publish(self, details: Sequence[PayoutStatusChanged]) -> list[str | None]:
+        """Put every detail on the bus; for each, None when it was put, else why it was not."""
+        results: list[str | None] = []
+        for start in range(0, len(details), MAX_ENTRIES_PER_CALL):
+            results.extend(self._put(details[start : start + MAX_ENTRIES_PER_CALL]))
+        return results
+
+    def _put(self, details: Sequence[PayoutStatusChanged]) -> list[str | None]:
+        entries: list[PutEventsRequestEntryTypeDef] = [
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": DETAIL_TYPE,
+                "Detail": detail.model_dump_json(),
+                "EventBusName": self._bus_name,
+                "Time": detail.changed_at,
+            }
+            for detail in details
+        ]
+        try:
+            answer = self._client.put_events(Entries=entries)
+        except (ClientError, BotoCoreError) as error:
+            return [f"PutEvents failed: {error}"] * len(details)
+        # Entries come back in the order sent; a failed one has an ErrorCode instead of an id.
+        answered = answer.get("Entries", [])
+        results: list[str | None] = []
+        for position in range(len(details)):
+            entry = answered[position] if position < len(answered) else {}
+            if entry.get("EventId"):
+                results.append(None)
+            else:
+                code = entry.get("ErrorCode", "NoEventId")
+                results.append(f"{code}: {entry.get('ErrorMessage', 'entry not put')}")
+        return results
+
+
+type Publish = Callable[[Sequence[PayoutStatusChanged]], list[str | None]]
+
+
+def status_change(record: Mapping[str, Any]) -> PayoutStatusChanged | None:
+    """The event a DynamoDB stream record calls for, or None when it calls for none.
+
+    Raises KeyError or ValueError for an order item that cannot be read (a bug worth retrying
+    and, after the retries, worth the on-failure destination).
+    """
+    if record.get("eventName") not in _CHANGES:
+        return None
+    stream = record.get("dynamodb", {})
+    if stream.get("Keys", {}).get("SK", {}).get("S") != keys.ORDER_SK:
+        return None
+    after = order_from_item(stream["NewImage"])
+    old_image = stream.get("OldImage")
+    before = order_from_item(old_image) if old_image else None
+    if before is not None and before.status is after.status:
+        return None
+    return PayoutStatusChanged.between(before, after)
+
+
+def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish) -> dict[str, str]:
+    """Publish the events ``records`` call for; return why, by sequence number, for each record
+    whose event was not published (every other record is done)."""
+    failures: dict[str, str] = {}
+    changes: list[StreamChange] = []
+    for record in records:
+        sequence_number = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+        try:
+            detail = status_change(record)
+        except (KeyError, ValueError) as error:
+            failures[sequence_number] = f"unreadable order image: {error}"
+            logger.error("stream record unreadable", sequence_number=sequence_number)
+            continue
+        if detail is not None:
+            changes.append(StreamChange(sequence_number, detail))
+    results = publish([change.detail for change in changes]) if changes else []
+    for change, problem in zip(changes, results, strict=True):
+        if problem is not None:
+            failures[change.sequence_number] = problem
+            logger.warning(
+                "status event not published",
+                payout_id=change.detail.payout_id,
+                version=change.detail.version,
+                problem=problem,
+            )
+    published = sum(problem is None for problem in results)
+    metrics.add_metric(name=METRIC_PUBLISHED, unit=MetricUnit.Count, value=published)
+    metrics.add_metric(name=METRIC_NOT_PUBLISHED, unit=MetricUnit.Count, value=len(failures))
+    logger.info("status events published", published=published, failed=len(failures))
+    return failures
+
+
+def raise_if_failed(failures: Mapping[str, str], sequence_number: str) -> None:
+    """Raise PublishFailed when the record ``sequence_number`` is among ``failures``."""
+    problem = failures.get(sequence_number)
+    if problem is not None:
+        raise PublishFailed(f"record {sequence_number}: {problem}")
