@@ -1,0 +1,142 @@
+"""Settings of the reconcile loop's two functions, ``find_due`` and ``reconcile``.
+
+Every tunable has a safe default and says why it has that value. The loop's own limits (time
+budget, longest Wait, iterations) are not here: they belong to the state machine definition
+(``DefinitionSubstitutions``) and reach ``find_due`` in its input.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from payouts.services.backoff import DEFAULT_JITTER, DEFAULT_STEPS_SECONDS, BackoffSchedule
+from payouts.settings.base import CommonSettings, ProviderSettings
+
+type NotFoundPolicy = Literal["resend", "escalate"]
+"""What to do with an order a provider keeps calling "not found" after an unknown create:
+re-send it under the same merchant order number, or hand it to a person."""
+
+# ASSUMPTION about the providers (providers.md, "Rules that follow"): pg_v2 documents that it
+# refuses a second create under an existing merchant number (Payout.Duplicate_TradeNo), so a
+# re-send cannot pay twice; gateway_v2 does not document what it does with a reused
+# payout_cl_id, so a person decides. A provider missing from the table is escalated.
+DEFAULT_NOT_FOUND_POLICY: Final[dict[str, NotFoundPolicy]] = {
+    "pg_v2": "resend",
+    "gateway_v2": "escalate",
+}
+
+# The lease item's name (PK LEASE#reconcile). The state machine's release step and its IAM
+# condition name the same key; tests/unit/reconcile checks that they agree.
+RECONCILE_LEASE: Final = "reconcile"
+
+
+class BackoffSettings(BaseModel):
+    """The per-order check schedule (shared by whoever schedules an order's first check)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # Seconds to wait after the 1st, 2nd, ... check; the last is the cap polling stays at.
+    # Short first steps catch the usual settlement within a minute; the 1 h cap keeps a stuck
+    # order cheap to follow for days.
+    backoff_seconds: tuple[Annotated[int, Field(gt=0)], ...] = DEFAULT_STEPS_SECONDS
+    # +/- this fraction of every wait, so orders sent together spread out over time.
+    backoff_jitter: Annotated[float, Field(ge=0, lt=1)] = DEFAULT_JITTER
+
+    @field_validator("backoff_seconds", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        # Environment variables are strings; the list arrives as JSON ("[15, 30, 60]").
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("backoff_seconds", mode="after")
+    @classmethod
+    def _steps_make_a_schedule(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
+        BackoffSchedule.of_seconds(steps)  # raises ValueError for no steps or shrinking ones
+        return steps
+
+    def schedule(self) -> BackoffSchedule:
+        """The schedule these settings describe."""
+        return BackoffSchedule.of_seconds(self.backoff_seconds, self.backoff_jitter)
+
+
+class FindDueSettings(CommonSettings):
+    """``find_due``: how much work one loop iteration hands out, and the lease's safety margin."""
+
+    # Orders per ``reconcile`` invocation. With query_concurrency 10 and a 10 s read timeout a
+    # batch of 20 needs at most two rounds of provider calls: well inside the function timeout.
+    reconcile_batch_size: Annotated[int, Field(ge=1, le=100)] = 20
+    # Batches per loop iteration (the Map's items). With the Map's concurrency at 4, 8 batches
+    # take two rounds. Each batch adds 7 history events to its iteration, so this bound (10) is
+    # part of the arithmetic that keeps an execution far below 25,000 events (docs/reconcile.md).
+    reconcile_batches_per_iteration: Annotated[int, Field(ge=1, le=10)] = 8
+    # Added to the execution's time budget for the lease's lifetime: longer than the slowest
+    # single step (a Map round of reconcile invocations at their timeout, with retries), so the
+    # lease never lapses under a live execution, yet short enough that an execution that died
+    # without releasing it blocks the loop only this long.
+    lease_margin_seconds: Annotated[int, Field(ge=60, le=3600)] = 600
+
+    @property
+    def capacity(self) -> int:
+        """Orders one loop iteration can check."""
+        return self.reconcile_batch_size * self.reconcile_batches_per_iteration
+
+    @property
+    def lease_margin(self) -> timedelta:
+        """``lease_margin_seconds`` as a duration."""
+        return timedelta(seconds=self.lease_margin_seconds)
+
+
+class ReconcileSettings(ProviderSettings, BackoffSettings):
+    """``reconcile``: the per-order rules' thresholds, and provider call concurrency."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # After this long unresolved (since first_unresolved_at) an order is escalated to a person,
+    # once, and then polled at the backoff cap. Never failed.
+    reconcile_deadline_seconds: Annotated[int, Field(ge=60)] = 24 * 3600
+    # A SUBMITTING order not updated for this long was abandoned by a crashed or timed-out
+    # sender (intake's timeout is 60 s): it is treated as UNKNOWN and queried.
+    stale_submitting_seconds: Annotated[int, Field(ge=30)] = 120
+    # A "not found" answer after an unknown create is believed only after this long (since
+    # first_unresolved_at): a create still travelling inside the provider must not be re-sent.
+    not_found_grace_seconds: Annotated[int, Field(ge=0)] = 600
+    # Per provider: "resend" (same merchant number) or "escalate" (see DEFAULT_NOT_FOUND_POLICY).
+    not_found_policy: dict[str, NotFoundPolicy] = Field(
+        default_factory=lambda: dict(DEFAULT_NOT_FOUND_POLICY)
+    )
+    # Creates per order in total (the first send included): a re-send that keeps ending "not
+    # found" is escalated instead of being sent for ever.
+    max_submit_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    # Provider calls in flight at once inside one reconcile invocation.
+    query_concurrency: Annotated[int, Field(ge=1, le=50)] = 10
+    # After a re-send, the first query of the create's outcome (an ambiguous answer included).
+    first_check_seconds: Annotated[int, Field(ge=1)] = 15
+
+    @field_validator("not_found_policy", mode="before")
+    @classmethod
+    def _json_object_policy(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @property
+    def deadline(self) -> timedelta:
+        """``reconcile_deadline_seconds`` as a duration."""
+        return timedelta(seconds=self.reconcile_deadline_seconds)
+
+    @property
+    def stale_submitting_after(self) -> timedelta:
+        """``stale_submitting_seconds`` as a duration."""
+        return timedelta(seconds=self.stale_submitting_seconds)
+
+    @property
+    def not_found_grace(self) -> timedelta:
+        """``not_found_grace_seconds`` as a duration."""
+        return timedelta(seconds=self.not_found_grace_seconds)
+
+    @property
+    def first_check_after(self) -> timedelta:
+        """``first_check_seconds`` as a duration."""
+        return timedelta(seconds=self.first_check_seconds)
