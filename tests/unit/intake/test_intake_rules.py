@@ -20,10 +20,10 @@ from payouts.services.intake import (
     IntakeTimings,
     ProviderPool,
     SqsDeadLetters,
-    answer_evidence,
     redacted_excerpt,
     truncate,
 )
+from payouts.services.submission import create_answer_evidence
 from payouts.settings import SettingsError, load
 from payouts.settings.intake import IntakeSettings
 from tests.support.orders import T0, request_document
@@ -47,7 +47,7 @@ def test_answer_evidence_keeps_what_the_provider_said_and_drops_empty_fields() -
         provider_order_id="POT1",
     )
 
-    evidence = answer_evidence("gateway_v2", outcome, T0)
+    evidence = create_answer_evidence("gateway_v2", outcome, "intake", T0)
 
     assert evidence.kind == "CREATE_ANSWER"
     assert evidence.at == T0
@@ -66,7 +66,7 @@ def test_answer_evidence_keeps_what_the_provider_said_and_drops_empty_fields() -
 def test_answer_evidence_of_an_unanswered_create_says_how_the_transport_ended() -> None:
     outcome = CreateOutcome(CreateKind.AMBIGUOUS, "read timeout", RawExchange("read_timeout"))
 
-    evidence = answer_evidence("pg_v2", outcome, T0)
+    evidence = create_answer_evidence("pg_v2", outcome, "intake", T0)
 
     assert evidence.summary == "pg_v2 create: AMBIGUOUS"
     assert evidence.detail == {

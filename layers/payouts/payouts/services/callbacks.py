@@ -55,6 +55,7 @@ from payouts.services.settlement import (
     apply_verdict,
     escalate,
     mismatch,
+    query_verdict,
 )
 from payouts.settings.callbacks import CallbackSettings
 from payouts.store import OrderStore
@@ -275,7 +276,7 @@ async def confirmed_verdict(
         record_unapplied(store, order, evidence)
         _count("CallbackConfirmUnavailable")
         raise ConfirmationUnavailable(f"the confirming query gave no answer: {answer.reason}")
-    return verdict_from_query(provider.name, answer), evidence
+    return query_verdict(provider.name, answer, source="callback-query"), evidence
 
 
 def settle(
@@ -332,19 +333,6 @@ def verdict_from_callback(event: CallbackEvent) -> Verdict:
         provider_order_id=event.provider_order_id,
         amount_minor=event.amount_minor,
         currency=event.currency,
-    )
-
-
-def verdict_from_query(provider: str, answer: QueryOutcome) -> Verdict:
-    """What the confirming query says, for ``apply_verdict``."""
-    return Verdict(
-        kind=answer.kind,
-        source="callback-query",
-        reason=f"{provider} query after callback: {answer.reason}",
-        provider=provider,
-        provider_order_id=answer.provider_order_id,
-        amount_minor=answer.amount_minor,
-        currency=answer.currency,
     )
 
 

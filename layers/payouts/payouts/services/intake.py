@@ -48,6 +48,7 @@ from payouts.providers.base import (
     UnsupportedPayout,
 )
 from payouts.providers.routing import NoRoute, Router
+from payouts.services.submission import create_answer_evidence
 from payouts.settings.intake import IntakeSettings
 from payouts.store import AlreadyExists, Applied, Created, OrderStore
 
@@ -405,7 +406,7 @@ class Intake:
     async def _record(self, order: Order, provider: str, outcome: CreateOutcome) -> Disposition:
         now = self._clock()
         target, changes = self._next_state(outcome, now)
-        evidence = answer_evidence(provider, outcome, now)
+        evidence = create_answer_evidence(provider, outcome, "intake", now)
         result = await self._blocking(
             self._store.transition, order, target, evidence, now, **changes
         )
@@ -519,29 +520,6 @@ _DISPOSITIONS: Final[Mapping[CreateKind, Disposition]] = {
     CreateKind.DUPLICATE: Disposition.UNKNOWN,
     CreateKind.AMBIGUOUS: Disposition.UNKNOWN,
 }
-
-
-def answer_evidence(provider: str, outcome: CreateOutcome, at: datetime) -> Evidence:
-    """The CREATE_ANSWER evidence for ``outcome``: what the provider said, never keys or
-    signatures (the adapter's ``RawExchange`` holds neither)."""
-    raw = outcome.raw
-    detail: dict[str, Any] = {
-        "provider": provider,
-        "outcome": outcome.kind.value,
-        "reason": truncate(outcome.reason, MAX_REASON_CHARS),
-        "transport": raw.transport,
-        "http_status": raw.http_status,
-        "code": raw.code,
-        "message": raw.message,
-        "body_excerpt": raw.body_excerpt,
-        "provider_order_id": outcome.provider_order_id,
-    }
-    return Evidence(
-        kind=EvidenceKind.CREATE_ANSWER,
-        summary=f"{provider} create: {outcome.kind.value}",
-        detail={key: value for key, value in detail.items() if value is not None},
-        at=at,
-    )
 
 
 def redacted_excerpt(body: str) -> str:

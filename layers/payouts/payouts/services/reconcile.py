@@ -59,6 +59,7 @@ from payouts.services.settlement import (
     Verdict,
     apply_verdict,
     escalate,
+    query_verdict,
 )
 from payouts.services.submission import SendPlan, SubmissionResult, claim_and_send
 from payouts.settings.reconcile import RECONCILE_LEASE, NotFoundPolicy, ReconcileSettings
@@ -436,7 +437,7 @@ class Reconciler:
             return await self._not_found(order, provider, evidence, now)
         if answer.kind is QueryKind.UNKNOWN:
             return self._follow_up(order, now, evidence, calls=1)
-        return self._settle(order, verdict_from_query(provider.name, answer), evidence, now)
+        return self._settle(order, query_verdict(provider.name, answer), evidence, now)
 
     def _settle(
         self, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
@@ -623,19 +624,6 @@ class Reconciler:
 
     def _past_deadline(self, order: Order, now: datetime) -> bool:
         return deadline_passed(_unresolved_since(order), self._policy.deadline, now)
-
-
-def verdict_from_query(provider: str, answer: QueryOutcome) -> Verdict:
-    """What a reconcile query says, for ``apply_verdict``."""
-    return Verdict(
-        kind=answer.kind,
-        source="query",
-        reason=f"{provider} query: {answer.reason}",
-        provider=provider,
-        provider_order_id=answer.provider_order_id,
-        amount_minor=answer.amount_minor,
-        currency=answer.currency,
-    )
 
 
 def query_evidence(provider: str, answer: QueryOutcome, now: datetime) -> Evidence:

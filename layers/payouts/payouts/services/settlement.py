@@ -17,7 +17,7 @@ from typing import Final
 
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus, can_transition
-from payouts.providers.base import QueryKind
+from payouts.providers.base import QueryKind, QueryOutcome
 from payouts.store import Applied, OrderStore
 
 S = OrderStatus
@@ -70,6 +70,19 @@ class Escalated:
 
 
 Outcome = Settled | Unchanged | Escalated
+
+
+def query_verdict(provider: str, answer: QueryOutcome, source: str = "query") -> Verdict:
+    """What a query's answer says, for ``apply_verdict`` (``source`` names who asked)."""
+    return Verdict(
+        kind=answer.kind,
+        source=source,
+        reason=f"{provider} {source}: {answer.reason}",
+        provider=provider,
+        provider_order_id=answer.provider_order_id,
+        amount_minor=answer.amount_minor,
+        currency=answer.currency,
+    )
 
 
 def apply_verdict(

@@ -157,6 +157,10 @@ def outcome_status(kind: CreateKind, *, previously_sent: bool) -> OrderStatus:
     return S.UNKNOWN
 
 
+# Provider reasons are short; a long one is cut so evidence items stay small.
+MAX_REASON_CHARS: Final = 1024
+
+
 def create_answer_evidence(
     provider: str, outcome: CreateOutcome, actor: str, now: datetime
 ) -> Evidence:
@@ -166,7 +170,7 @@ def create_answer_evidence(
     detail: dict[str, JsonValue] = {
         "provider": provider,
         "outcome": outcome.kind.value,
-        "reason": outcome.reason,
+        "reason": outcome.reason[:MAX_REASON_CHARS],
         "transport": raw.transport,
         "http_status": raw.http_status,
         "code": raw.code,
