@@ -1,0 +1,453 @@
+"""``payouts``: the ops CLI, and the local stack (``up``, ``demo``).
+
+Global options choose the deployment (see ``target.py``); every read command takes ``--json``.
+Every error is one line on standard error with a non-zero exit code: 1 for a failed command,
+2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from typer.core import TyperGroup
+from typer.exceptions import Abort, TyperException
+
+from payouts.domain.order import utc_now
+from payouts.domain.status import OrderStatus
+from payouts.settings import SettingsError
+from payouts_tools.cli import operations, render
+from payouts_tools.cli.target import (
+    DEFAULT_STACK_NAME,
+    CliError,
+    Target,
+    TargetOptions,
+)
+from payouts_tools.cli.views import evidence_view, order_view, summary_view
+from payouts_tools.local.template import TemplateError
+
+PROGRAM = "payouts"
+
+
+class _OneLineErrors(TyperGroup):
+    """Every failure as one line on stderr, whether the arguments or the command failed."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        del standalone_mode
+        try:
+            result = super().main(
+                args=args,
+                prog_name=prog_name or PROGRAM,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except TyperException as error:  # bad arguments: typer's (vendored click) usage errors
+            _usage_error(error)
+        except (CliError, TemplateError, SettingsError) as error:
+            _fail(str(error), 1)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            _fail(f"AWS {details.get('Code', 'error')}: {details.get('Message', error)}", 1)
+        except BotoCoreError as error:
+            _fail(f"AWS: {error}", 1)
+        except (Abort, KeyboardInterrupt):
+            _fail("aborted", 130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _usage_error(error: TyperException) -> NoReturn:
+    context = getattr(error, "ctx", None)
+    if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+        sys.stdout.write(context.get_help() + "\n")
+        sys.exit(0)
+    where = context.command_path if context is not None else PROGRAM
+    _fail(f"{where}: {error.format_message()} (see --help)", 2)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"{PROGRAM}: error: {' '.join(message.split())}\n")
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name=PROGRAM,
+    help="Payouts: the ops CLI, and the whole system on this machine (up, demo).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+orders_app = typer.Typer(help="One payout order: list, show, requery, resubmit, review.")
+dlq_app = typer.Typer(help="The payout requests' dead-letter queue.")
+app.add_typer(orders_app, name="orders", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+FromDay = Annotated[
+    datetime | None,
+    typer.Option("--from", formats=["%Y-%m-%d"], help="First creation day, YYYY-MM-DD (UTC)."),
+]
+ToDay = Annotated[
+    datetime | None,
+    typer.Option("--to", formats=["%Y-%m-%d"], help="Last creation day, YYYY-MM-DD (UTC)."),
+]
+Operator = Annotated[
+    str | None, typer.Option(help="Who you are, for the evidence (default: your login).")
+]
+
+
+@app.callback()
+def choose_target(
+    ctx: typer.Context,
+    *,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(envvar="PAYOUTS_ENDPOINT_URL", help="AWS endpoint (the local stack's)."),
+    ] = None,
+    stack_name: Annotated[
+        str,
+        typer.Option(envvar="PAYOUTS_STACK_NAME", help="CloudFormation stack to read names from."),
+    ] = DEFAULT_STACK_NAME,
+    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile.")] = None,
+    region: Annotated[str | None, typer.Option(envvar="AWS_REGION", help="AWS region.")] = None,
+    table: Annotated[
+        str | None, typer.Option(envvar="PAYOUTS_TABLE", help="Orders table (skips the stack).")
+    ] = None,
+    queue_url: Annotated[
+        str | None, typer.Option(envvar="PAYOUTS_QUEUE_URL", help="Requests queue URL.")
+    ] = None,
+    dlq_url: Annotated[
+        str | None, typer.Option(envvar="PAYOUTS_DLQ_URL", help="Dead-letter queue URL.")
+    ] = None,
+) -> None:
+    """Which deployment to talk to: a stack's outputs, or explicit names."""
+    ctx.obj = Target(
+        TargetOptions(
+            endpoint_url=endpoint_url,
+            stack_name=stack_name,
+            profile=profile,
+            region=region,
+            table=table,
+            queue_url=queue_url,
+            dlq_url=dlq_url,
+        )
+    )
+
+
+def _target(ctx: typer.Context) -> Target:
+    target = ctx.find_root().obj
+    if not isinstance(target, Target):
+        raise CliError("no deployment chosen")
+    return target
+
+
+# ---- orders -------------------------------------------------------------------------------------
+
+
+@orders_app.command("list")
+def list_orders(
+    ctx: typer.Context,
+    *,
+    status: Annotated[
+        list[OrderStatus] | None, typer.Option("--status", "-s", help="Repeat for several.")
+    ] = None,
+    provider: Annotated[str | None, typer.Option(help="gateway_v2 or pg_v2.")] = None,
+    from_day: FromDay = None,
+    to_day: ToDay = None,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days back from --to.")] = 7,
+    review: Annotated[
+        bool, typer.Option("--review", help="Only orders flagged for review.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Orders by status, provider and creation day, or those flagged for review (no Scan)."""
+    first, last = operations.day_range(utc_now(), _utc(from_day), _utc(to_day), days)
+    rows = operations.list_orders(
+        _target(ctx).store,
+        statuses=status or [],
+        first_day=first,
+        last_day=last,
+        provider=provider,
+        review_only=review,
+        limit=limit,
+    )
+    views = [summary_view(row) for row in rows]
+    if as_json:
+        render.print_json({"orders": views, "count": len(views)})
+    else:
+        render.console().print(render.orders_table(views))
+
+
+@orders_app.command("show")
+def show_order(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="Payout id, or <provider>:<provider order id>.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One order and its evidence timeline (beneficiary details masked)."""
+    store = _target(ctx).store
+    order = operations.get_order(store, reference)
+    view = order_view(order)
+    timeline = [evidence_view(item) for item in store.history(order.payout_id)]
+    if as_json:
+        render.print_json({"order": view, "timeline": timeline})
+        return
+    out = render.console()
+    out.print(render.order_panel(view))
+    out.print(render.timeline_table(timeline))
+
+
+@orders_app.command("requery")
+def requery_order(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="Payout id, or <provider>:<provider order id>.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Query the order's provider now and apply the answer (the reconcile loop's own check)."""
+    from payouts_tools.cli.provider_ops import requery  # noqa: PLC0415 - loads the adapters
+
+    target = _target(ctx)
+    report, order = asyncio.run(
+        requery(target.store, target.provider_settings(), target.secret_source, reference)
+    )
+    result = {
+        "payout_id": order.payout_id,
+        "outcome": report.outcome.value,
+        "why": report.why,
+        "status": order.status.value,
+        "escalated": report.escalated,
+        "provider_calls": report.provider_calls,
+    }
+    if as_json:
+        render.print_json(result)
+        return
+    render.console().print(
+        f"{order.payout_id}: {report.outcome.value}"
+        f"{f' ({report.why})' if report.why else ''}, now ",
+        render.status_text(order.status.value),
+        f"{' [escalated]' if order.needs_review else ''}",
+    )
+
+
+@orders_app.command("resubmit")
+def resubmit_order(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="Payout id.")],
+    *,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Required: you checked it is safe to send again.")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why it is safe (recorded as evidence).")] = "",
+    operator: Operator = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the order's create again under the same merchant number (RECEIVED or UNKNOWN only)."""
+    from payouts_tools.cli.provider_ops import resubmit  # noqa: PLC0415 - loads the adapters
+
+    if not confirm:
+        raise CliError("resubmit sends money: add --confirm once you have checked it is safe")
+    target = _target(ctx)
+    done = asyncio.run(
+        resubmit(
+            target.store,
+            target.provider_settings(),
+            target.secret_source,
+            reference,
+            reason=reason,
+            operator=operator or getpass.getuser(),
+        )
+    )
+    order = done.submission.order
+    result = {
+        "payout_id": order.payout_id,
+        "provider": done.provider,
+        "result": done.submission.result.value,
+        "create": done.submission.outcome.kind.value if done.submission.outcome else None,
+        "status": order.status.value,
+        "warning": done.warning,
+    }
+    if as_json:
+        render.print_json(result)
+        return
+    out = render.console()
+    out.print(
+        f"{order.payout_id}: {result['result']} via {done.provider}, now ",
+        render.status_text(order.status.value),
+    )
+    if done.warning:
+        out.print(f"[bold yellow]warning:[/] {done.warning}")
+
+
+@orders_app.command("review")
+def review_order(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="Payout id, or <provider>:<provider order id>.")],
+    resolve: Annotated[str, typer.Option("--resolve", help="What you found and did.")],
+    operator: Operator = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Clear an order's review flag with your note as evidence (its status is untouched)."""
+    order = operations.resolve_review(
+        _target(ctx).store, reference, resolve, operator or getpass.getuser(), utc_now()
+    )
+    if as_json:
+        render.print_json({"order": order_view(order)})
+        return
+    render.console().print(f"{order.payout_id}: review resolved, status {order.status.value}")
+
+
+# ---- stats, publish, dlq ------------------------------------------------------------------------
+
+
+@app.command("stats")
+def stats(
+    ctx: typer.Context,
+    *,
+    from_day: FromDay = None,
+    to_day: ToDay = None,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days back from --to.")] = 7,
+    limit: Annotated[int, typer.Option(min=1, help="Orders counted per status.")] = 10_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Counts by status, the oldest unresolved order, and the escalations."""
+    now = utc_now()
+    first, last = operations.day_range(now, _utc(from_day), _utc(to_day), days)
+    figures = operations.stats(_target(ctx).store, first, last, now, limit)
+    if as_json:
+        render.print_json(figures.as_json())
+    else:
+        render.console().print(render.stats_table(figures))
+
+
+@app.command("publish")
+def publish(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="JSON request(s): an object, an array, or lines; - for stdin.")
+    ],
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Refuse invalid requests first.")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send payout request event(s) to the requests queue, as another service would."""
+    text = sys.stdin.read() if file == "-" else _read(Path(file))
+    documents = operations.read_requests(text)
+    target = _target(ctx)
+    sent = operations.publish(target.sqs, target.queue_url, documents, validate=validate)
+    if as_json:
+        render.print_json(
+            {"published": [{"payout_id": s.payout_id, "message_id": s.message_id} for s in sent]}
+        )
+    else:
+        render.console().print(render.published_table(sent))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """Dead-lettered requests and why (bodies are not shown: they hold beneficiary details)."""
+    target = _target(ctx)
+    letters = operations.list_dead_letters(target.sqs, target.dlq_url, limit)
+    if as_json:
+        render.print_json({"dead_letters": [letter.as_json() for letter in letters]})
+    else:
+        render.console().print(render.dead_letters_table(letters))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move dead letters back to the requests queue (intake dedupes by payout id)."""
+    target = _target(ctx)
+    moved = operations.redrive(target.sqs, target.dlq_url, target.queue_url, limit)
+    if as_json:
+        render.print_json({"redriven": moved, "count": len(moved)})
+    else:
+        render.console().print(f"{len(moved)} message(s) moved back to the requests queue")
+
+
+# ---- the local stack ----------------------------------------------------------------------------
+
+
+@app.command("up")
+def up(
+    *,
+    faults: Annotated[
+        str, typer.Option(help="Sandbox trouble: none | realistic | heavy, then name=ratio,...")
+    ] = "none",
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox's random choices.")] = 7,
+    reconcile_every: Annotated[
+        float, typer.Option(min=1.0, help="Seconds between reconcile executions.")
+    ] = 5.0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Do not print status events.")] = False,
+) -> None:
+    """Run the whole system locally until Ctrl-C; prints the endpoints to use."""
+    from payouts_tools.cli.local import serve  # noqa: PLC0415 - moto is heavy; load on use
+
+    serve(faults=faults, seed=seed, reconcile_every_s=reconcile_every, print_events=not quiet)
+
+
+@app.command("demo")
+def demo(
+    *,
+    count: Annotated[int, typer.Option(min=1, max=5000, help="Payouts to publish.")] = 300,
+    faults: Annotated[
+        str, typer.Option(help="Sandbox trouble: none | realistic | heavy, then name=ratio,...")
+    ] = "realistic",
+    seed: Annotated[int, typer.Option(help="Seed of the payouts and the sandbox.")] = 7,
+    timeout: Annotated[
+        float, typer.Option(min=10.0, help="Seconds to wait for every payout to settle.")
+    ] = 240.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Publish payouts into a local stack with faults on, follow them, check the ledger."""
+    from payouts_tools.cli.local import run_demo_command  # noqa: PLC0415 - moto is heavy
+
+    ok = run_demo_command(count=count, faults=faults, seed=seed, timeout_s=timeout, as_json=as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _utc(day: datetime | None) -> datetime | None:
+    return day.replace(tzinfo=UTC) if day is not None else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+
+
+def main() -> None:
+    """The ``payouts`` console script."""
+    app()
+
+
+__all__ = ["app", "main"]
