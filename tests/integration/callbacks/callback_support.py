@@ -12,16 +12,14 @@ from types import ModuleType
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus
-from payouts.providers.base import AdapterContext, CreateKind, CreateOutcome
-from payouts.providers.gateway_v2 import GatewayV2Adapter, GatewayV2Credentials
-from payouts.providers.pg_v2 import PgV2Adapter, PgV2Credentials
+from payouts.providers.base import CreateKind, CreateOutcome
 from payouts.store import Applied, OrderStore
 from payouts_tools.sandbox import Sandbox
 from tests.support.orders import make_request
+from tests.support.sandbox_adapters import adapter_for
 
 S = OrderStatus
 
@@ -90,30 +88,11 @@ def submitted_order(
 
 def create_at_sandbox(sandbox: Sandbox, order: Order, notify_url: str) -> str:
     """Send ``order``'s create to the sandbox with the real adapter; its payout number."""
-    config = sandbox.config
-    adapter_context = AdapterContext(base_url=sandbox.base_url, notify_url=notify_url)
+    method = order.request.method if order.request is not None else "UPI"
 
     async def create() -> CreateOutcome:
         async with httpx.AsyncClient() as client:
-            if order.request is not None and order.request.method == "ALIPAY":
-                gateway = GatewayV2Adapter(
-                    credentials=GatewayV2Credentials(
-                        platform_id=config.gateway.platform_id,
-                        platform_key=SecretStr(config.gateway.signing_key),
-                        query_token=SecretStr(config.gateway.query_token),
-                    ),
-                    context=adapter_context,
-                    client=client,
-                )
-                return await gateway.create(order)
-            pg = PgV2Adapter(
-                credentials=PgV2Credentials(
-                    app_id=config.pg.app_id, app_secret=SecretStr(config.pg.app_secret)
-                ),
-                context=adapter_context,
-                client=client,
-            )
-            return await pg.create(order)
+            return await adapter_for(method, sandbox, notify_url, client).create(order)
 
     outcome = asyncio.run(create())
     assert outcome.kind is CreateKind.ACCEPTED, outcome

@@ -31,6 +31,7 @@ from payouts_tools.sandbox import Sandbox, SandboxConfig
 from payouts_tools.sandbox.config import Provider
 from payouts_tools.sandbox.state import Outcome
 from tests.support.orders import T0, make_request
+from tests.support.sandbox_adapters import adapter_for
 
 AMOUNTS = {"ALIPAY": 50000, "UPI": 10005, "BANK_ACCOUNT": 250075, "PIX": 1999}
 
@@ -91,30 +92,6 @@ def receiver() -> Iterator[Receiver]:
     running = Receiver()
     yield running
     running.close()
-
-
-def adapter_for(
-    method: str, sandbox: Sandbox, notify_url: str, client: httpx.AsyncClient
-) -> PayoutProvider:
-    context = AdapterContext(base_url=sandbox.base_url, notify_url=notify_url)
-    config = sandbox.config
-    if method == "ALIPAY":
-        return GatewayV2Adapter(
-            credentials=GatewayV2Credentials(
-                platform_id=config.gateway.platform_id,
-                platform_key=SecretStr(config.gateway.signing_key),
-                query_token=SecretStr(config.gateway.query_token),
-            ),
-            context=context,
-            client=client,
-        )
-    return PgV2Adapter(
-        credentials=PgV2Credentials(
-            app_id=config.pg.app_id, app_secret=SecretStr(config.pg.app_secret)
-        ),
-        context=context,
-        client=client,
-    )
 
 
 def order_for(method: str) -> Order:
