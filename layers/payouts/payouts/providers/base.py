@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+import httpx
+
 from payouts.domain.order import Order
 
 
@@ -157,6 +159,10 @@ class ProviderTimeouts:
     read: float = 10.0
     write: float = 5.0
     pool: float = 2.0
+
+    def as_httpx(self) -> httpx.Timeout:
+        """The same limits as httpx wants them on each request."""
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,7 @@ class GatewayV2Adapter:
         self._client = client
         self._options = options or GatewayV2Options()
         self._clock = clock
-        timeouts = context.timeouts
-        self._timeout = httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
-        )
+        self._timeout = context.timeouts.as_httpx()
 
     async def create(self, order: Order) -> CreateOutcome:
         """Send the signed create for ``order`` under its payout id as ``payout_cl_id``.

@@ -116,10 +116,7 @@ class PgV2Adapter:
         self._options = options or PgV2Options()
         self._clock = clock
         self._nonces = nonces
-        timeouts = context.timeouts
-        self._timeout = httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
-        )
+        self._timeout = context.timeouts.as_httpx()
         self._query_rules = build_query_rules(self._options.not_found_codes)
         self._status_rules = build_status_rules(self._options)
 
