@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -122,12 +122,39 @@ class OrderSummary:
     updated_at: datetime | None
 
 
-class OrderStore:
-    """Orders, their evidence, the due index and the reconcile lease, in one DynamoDB table."""
+type Pause = Callable[[float], None]
+"""Waits a number of seconds (``time.sleep``); injectable so a simulation runs in virtual time."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+type UniqueIds = Callable[[], str]
+"""Returns a fresh random hex string (32 characters) for tokens and evidence keys."""
+
+
+def random_hex() -> str:
+    """A fresh random 128-bit hex string."""
+    return uuid.uuid4().hex
+
+
+class OrderStore:
+    """Orders, their evidence, the due index and the reconcile lease, in one DynamoDB table.
+
+    Time and randomness are ports (``pause``, ``jitter``, ``unique``) with the real ones as
+    defaults, so a deterministic simulation can run this exact code.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        pause: Pause = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        unique: UniqueIds = random_hex,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._pause = pause
+        self._jitter = jitter
+        self._unique = unique
 
     # ---- create -------------------------------------------------------------------------------
 
@@ -257,7 +284,7 @@ class OrderStore:
         """Append an evidence item without changing the order (e.g. a refused conflict)."""
         self._client.put_item(
             TableName=self._table,
-            Item=evidence_to_item(payout_id, evidence, uuid.uuid4().hex[:12], version=None),
+            Item=evidence_to_item(payout_id, evidence, self._unique()[:12], version=None),
             ConditionExpression="attribute_not_exists(PK)",
         )
 
@@ -277,7 +304,7 @@ class OrderStore:
             }
         ]
         if evidence is not None:
-            unique = uuid.uuid4().hex[:12]
+            unique = self._unique()[:12]
             items.append(
                 {
                     "Put": {
@@ -290,10 +317,13 @@ class OrderStore:
         return self._transact(items, after)
 
     def _transact(self, items: list[TransactWriteItemTypeDef], after: Order) -> WriteResult:
+        """Run one logical write. ``Stale`` means someone else won (our condition failed); a
+        write that could not be made (cancelled for throughput past the retries, throttled,
+        unavailable) raises, so no caller ever mistakes "I could not write" for a lost race."""
         # One token per logical write: botocore's own retries of this call are idempotent (a write
         # that succeeded but whose answer was lost is not reported stale), while two callers racing
         # on the same version always get different tokens, so exactly one wins.
-        token = uuid.uuid4().hex
+        token = self._unique()
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
@@ -306,12 +336,16 @@ class OrderStore:
                 reasons = [reason.get("Code", "None") for reason in _cancellation_reasons(error)]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     return Stale(_old_order(error) or self.get(after.payout_id))
-                if not set(reasons) <= _RETRYABLE_CANCELLATIONS | {"None"}:
+                if attempt + 1 == _TRANSACTION_ATTEMPTS or not _retryable(reasons):
                     raise
-                _sleep_with_jitter(attempt)
+                self._pause_with_jitter(attempt)
                 continue
             return Applied(after)
-        return Stale(self.get(after.payout_id))
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _pause_with_jitter(self, attempt: int) -> None:
+        # Full jitter: a random pause up to 50 ms x 2^attempt, so racing writers spread out.
+        self._pause(self._jitter() * 0.05 * 2**attempt)
 
     # ---- due index ------------------------------------------------------------------------------
 
@@ -542,6 +576,6 @@ def _old_order(error: ClientError) -> Order | None:
     return order_from_item(item) if item else None
 
 
-def _sleep_with_jitter(attempt: int) -> None:
-    # Full jitter: a random pause up to 50 ms x 2^attempt, so racing writers spread out.
-    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not cryptography
+def _retryable(reasons: list[str]) -> bool:
+    # Cancelled for throughput or a concurrent transaction on the same item: worth another try.
+    return set(reasons) <= _RETRYABLE_CANCELLATIONS | {"None"}
