@@ -151,6 +151,7 @@ class PgApi:
                 method="POST",
                 url=signed_url,
                 body=body,
+                wall=self._state.clock.wall,
             )
             return {"Content-Type": spec.PG_CONTENT_TYPE, "Authorization": auth.header()}
 
@@ -214,6 +215,7 @@ class PgApi:
             method=request.method,
             url=url,
             body=body,
+            wall=self._state.clock.wall,
         )
         return HttpResponse(200, body, spec.PG_CONTENT_TYPE, (("Authorization", auth.header()),))
 

@@ -25,6 +25,7 @@ from payouts_tools.sandbox.state import (
     CallbackMode,
     OrderView,
     Outcome,
+    SandboxClock,
     SandboxOrder,
     SandboxState,
     Script,
@@ -47,8 +48,10 @@ def _no_order(_: HttpRequest) -> None:
 class Sandbox:
     """Both provider APIs on ``127.0.0.1``; ``start()`` it (or use it as a context manager)."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        self._state = SandboxState(config or SandboxConfig())
+    def __init__(
+        self, config: SandboxConfig | None = None, clock: SandboxClock | None = None
+    ) -> None:
+        self._state = SandboxState(config or SandboxConfig(), clock)
         self._gateway = GatewayApi(self._state)
         self._pg = PgApi(self._state)
         self._admin = AdminApi(self)
@@ -218,6 +221,11 @@ class Sandbox:
     def configure(self, **changes: object) -> SandboxConfig:
         """Change the configuration (partially, nested too) and return the whole of it."""
         return self._state.configure(changes)
+
+    @property
+    def state(self) -> SandboxState:
+        """The books themselves, for an in-process driver that keeps its own timers."""
+        return self._state
 
     def reset(self) -> None:
         """Forget payouts, scripts, faults, ledger and pending callbacks; reseed."""

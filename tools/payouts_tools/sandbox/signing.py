@@ -11,7 +11,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -102,10 +102,17 @@ def pg_sign(
 
 
 def pg_authorization(
-    *, app_id: str, app_secret: str, method: str, url: str, body: bytes
+    *,
+    app_id: str,
+    app_secret: str,
+    method: str,
+    url: str,
+    body: bytes,
+    wall: Callable[[], float] = time.time,
 ) -> PgAuthorization:
-    """A fresh signature (new timestamp and nonce) over ``body`` for ``method url``."""
-    timestamp = str(time.time_ns() // 1_000_000)
+    """A fresh signature (new timestamp and nonce) over ``body`` for ``method url``, timestamped
+    by ``wall`` (unix seconds)."""
+    timestamp = str(round(wall() * 1000))
     nonce = secrets.token_hex(16).upper()
     sign = pg_sign(
         app_id=app_id,

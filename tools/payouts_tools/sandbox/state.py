@@ -163,12 +163,23 @@ Subscriber = Callable[[SandboxOrder], None]
 _Key = tuple[Provider, str]
 
 
+@dataclass(frozen=True)
+class SandboxClock:
+    """The sandbox's two clocks: wall time (what providers put in their answers) and a monotonic
+    one (what settle timers count on). Injectable so a simulation runs the same books in virtual
+    time."""
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
 class SandboxState:
     """Orders, scripts, ledger and faults of one sandbox."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: SandboxClock | None = None) -> None:
         self._lock = threading.RLock()
         self._config = config
+        self._clock = clock or SandboxClock()
         self._orders: dict[_Key, list[SandboxOrder]] = {}
         self._by_provider_id: dict[_Key, SandboxOrder] = {}
         self._scripts: dict[_Key, Script] = {}
@@ -180,6 +191,11 @@ class SandboxState:
         self.ledger = Ledger()
         self.faults = FaultBook(config.seed)
         self.changed = threading.Event()  # wakes the settlement worker
+
+    @property
+    def clock(self) -> SandboxClock:
+        """The clocks the books run on."""
+        return self._clock
 
     @property
     def config(self) -> SandboxConfig:
@@ -231,7 +247,7 @@ class SandboxState:
 
     def _new_order(self, new: NewOrder, make_id: Callable[[int, float], str]) -> SandboxOrder:
         sequence = next(self._sequence)
-        now = time.time()
+        now = self._clock.wall()
         order = SandboxOrder(
             provider=new.provider,
             merchant_no=new.merchant_no,
@@ -243,7 +259,7 @@ class SandboxState:
             merchant_attach=new.merchant_attach,
             fee_minor=self._config.fee_minor,
             created_at=now,
-            created_mono=time.monotonic(),
+            created_mono=self._clock.monotonic(),
             outcome=Outcome.SUCCESS,
             due_at=None,
             due_after_queries=None,
@@ -313,13 +329,26 @@ class SandboxState:
         settled: list[SandboxOrder] = []
         with self._lock:
             orders = self._orders.get((provider, merchant_no), [])
-            now = time.monotonic()
+            now = self._clock.monotonic()
             for order in orders:
                 order.queries += 1
                 settled.extend(self._advance(order, now))
             snapshots = [copy.copy(order) for order in orders]
         self._notify(settled)
         return snapshots
+
+    def advance_one(self, provider: Provider, provider_order_id: str) -> float | None:
+        """Settle or reverse one payout if its time has come (what ``settle_due`` does for all,
+        for a caller that keeps its own timers). Returns when its next timed event is due
+        (monotonic seconds), or None when it has none."""
+        with self._lock:
+            order = self._by_provider_id.get((provider, provider_order_id))
+            if order is None:
+                return None
+            settled = self._advance(order, self._clock.monotonic())
+            upcoming = min(_timers(order), default=None)
+        self._notify(settled)
+        return upcoming
 
     def views(self) -> list[OrderView]:
         """Every payout, in creation order."""
@@ -334,7 +363,7 @@ class SandboxState:
         timed event, or None when nothing is scheduled."""
         settled: list[SandboxOrder] = []
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             for order in self._by_provider_id.values():
                 settled.extend(self._advance(order, now))
             upcoming = [
@@ -355,7 +384,7 @@ class SandboxState:
         return changes
 
     def _settle(self, order: SandboxOrder, now: float) -> None:
-        order.settled_at = time.time()
+        order.settled_at = self._clock.wall()
         if order.outcome in (Outcome.SUCCESS, Outcome.REVERSE):
             order.state = PayoutState.PAID
             self._record(order, EntryKind.PAYMENT, order.amount_minor, order.settled_at)
@@ -368,7 +397,7 @@ class SandboxState:
 
     def _reverse(self, order: SandboxOrder) -> None:
         order.reverse_due = None
-        order.reversed_at = time.time()
+        order.reversed_at = self._clock.wall()
         order.state = PayoutState.REVERSED
         self._record(order, EntryKind.REVERSAL, -order.amount_minor, order.reversed_at)
 
