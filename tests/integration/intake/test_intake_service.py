@@ -516,3 +516,25 @@ def test_a_dead_letter_that_cannot_be_sent_fails_the_message_and_is_not_counted(
     world.dead_letters.failing = False
     assert world.deliver(json.dumps(document)) is Disposition.INVALID
     assert len(world.dead_letters.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        body()[:-1] + ', "payout_id": "PO-2"}',
+        '{"payout_id":"PO-1","beneficiary":' + "[" * 1100 + "]" * 1100 + "}",
+    ],
+    ids=["duplicate payout_id", "deep nesting with a readable id"],
+)
+def test_an_ambiguous_or_too_deep_request_is_dead_lettered_with_its_reason_and_stores_nothing(
+    world: World, text: str
+) -> None:
+    disposition = world.deliver(text, "m-bad")
+
+    assert disposition is Disposition.INVALID
+    ((message, reason),) = world.dead_letters.sent
+    assert message.body == text
+    assert "duplicate key" in reason or "nested deeper than" in reason
+    assert world.store.get("PO-1") is None
+    assert world.store.get("PO-2") is None
+    assert world.gateway.creates == []

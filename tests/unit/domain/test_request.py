@@ -204,3 +204,83 @@ def test_requests_are_immutable() -> None:
 def test_published_json_schema_is_up_to_date() -> None:
     # Regenerate with `python -m payouts_tools.schema` after changing the model.
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render()
+
+
+# ---- issue 10: bad input found by fuzzing --------------------------------------------------------
+
+_ALIPAY_TEXT = json.dumps(ALIPAY)
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        # The last payout_id would win: the message would be taken for another payout.
+        (_ALIPAY_TEXT[:-1] + ', "payout_id": "PO-OTHER"}', "payout_id"),
+        (_ALIPAY_TEXT.replace('"value": 50000', '"value": 50000, "value": 1'), "value"),
+        (
+            json.dumps({"detail-type": "PayoutRequested", "detail": ALIPAY})[:-1]
+            + ', "detail": {}}',
+            "detail",
+        ),
+        (
+            json.dumps({"detail-type": "PayoutRequested", "detail": ALIPAY}).replace(
+                '"surname": "t"', '"surname": "t", "surname": "u"'
+            ),
+            "surname",
+        ),
+        (
+            json.dumps(
+                {
+                    "Type": "Notification",
+                    "Message": _ALIPAY_TEXT[:-1] + ', "payout_id": "PO-OTHER"}',
+                }
+            ),
+            "payout_id",
+        ),
+        ('{"Type": "Notification", "Type": "Notification", "Message": "{}"}', "Type"),
+    ],
+    ids=["payout_id", "nested", "eventbridge detail", "inside detail", "inside SNS", "SNS"],
+)
+def test_a_request_with_duplicate_keys_is_refused_whoever_would_win(body: str, key: str) -> None:
+    with pytest.raises(InvalidRequest, match=f'duplicate key "{key}"') as refused:
+        parse_request(body)
+    # No payout id is read from an ambiguous document: none is "the" id.
+    assert refused.value.payout_id is None
+
+
+_DEEP = 1100  # deeper than Python's recursion limit, for any recursive walk of the document
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * _DEEP + "1" + "]" * _DEEP,
+        '{"a":' * _DEEP + "1" + "}" * _DEEP,
+        '{"payout_id":"PO-1","beneficiary":' + "[" * _DEEP + "]" * _DEEP + "}",
+    ],
+    ids=["arrays", "objects", "with a readable id"],
+)
+def test_deeply_nested_json_is_refused_at_once_not_a_recursion_error(body: str) -> None:
+    assert len(body) < MAX_REQUEST_BYTES
+    with pytest.raises(InvalidRequest, match="nested deeper than") as refused:
+        parse_request(body)
+    # Nothing is stored for it: an excerpt of it would have to be walked to be masked.
+    assert refused.value.payout_id is None
+    with pytest.raises(InvalidRequest, match="nested deeper than"):
+        parse_request(json.dumps({"Type": "Notification", "Message": body}))
+
+
+def test_nesting_inside_strings_does_not_count() -> None:
+    document = {**ALIPAY, "description": "[[[[{{{{" * 8}
+    assert parse_request(json.dumps(document)).description == "[[[[{{{{" * 8
+
+
+def test_a_recursion_error_while_validating_is_an_invalid_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def too_deep(document: object) -> PayoutRequest:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(PayoutRequest, "model_validate", too_deep)
+    with pytest.raises(InvalidRequest, match="nested too deeply"):
+        parse_request(_ALIPAY_TEXT)

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from payouts.domain import strict_json
 from payouts.domain.errors import InvalidRequest
 from payouts.domain.money import CURRENCY_EXPONENTS
 
@@ -159,6 +160,10 @@ def parse_request(body: str) -> PayoutRequest:
         return PayoutRequest.model_validate(document)
     except ValidationError as error:
         raise InvalidRequest(describe_validation_error(error), _readable_id(document)) from None
+    except RecursionError:
+        # Belt and braces (``_loads`` bounds the depth): a message that cannot be walked is
+        # invalid, and must be dead-lettered with a reason, not retried until SQS gives up.
+        raise InvalidRequest("request is nested too deeply to be read") from None
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -171,11 +176,15 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 def _loads(text: str, *, where: str) -> Any:
+    # Strict: a duplicate key would make the message mean whichever copy a reader keeps, and
+    # deep nesting would make a recursive walk of it fail instead of refusing it with a reason.
     try:
-        return json.loads(text)
+        return strict_json.loads(text)
     except json.JSONDecodeError as error:
         reason = f"{where} is not valid JSON: {error.msg} at char {error.pos}"
         raise InvalidRequest(reason) from None
+    except strict_json.JsonRefused as refused:
+        raise InvalidRequest(f"{where} is refused: {refused.reason}") from None
 
 
 def _readable_id(document: dict[str, Any]) -> str | None:

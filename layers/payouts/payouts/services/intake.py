@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 
+from payouts.domain import strict_json
 from payouts.domain.errors import InvalidRequest
 from payouts.domain.fingerprint import request_fingerprint
 from payouts.domain.order import Evidence, EvidenceKind, Order, utc_now
@@ -528,7 +529,7 @@ def redacted_excerpt(body: str) -> str:
     Only called when a payout id could be read, i.e. the body (or its envelope) was JSON.
     """
     try:
-        document = unwrap_envelope(json.loads(body))
+        document = unwrap_envelope(strict_json.loads(body))
     except (ValueError, InvalidRequest):
         return f"<unreadable body of {len(body.encode('utf-8'))} bytes>"
     if not isinstance(document, dict):
