@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from enum import StrEnum
 
 from payouts_tools.sandbox.config import Provider, SandboxModel
@@ -35,11 +36,18 @@ class Ledger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[LedgerEntry] = []
+        self._watchers: list[Callable[[LedgerEntry], None]] = []
 
     def record(self, entry: LedgerEntry) -> None:
-        """Append one entry."""
+        """Append one entry, then tell the watchers."""
         with self._lock:
             self._entries.append(entry)
+        for watcher in self._watchers:
+            watcher(entry)
+
+    def watch(self, watcher: Callable[[LedgerEntry], None]) -> None:
+        """Call ``watcher`` with every entry recorded from now on (e.g. an invariant checker)."""
+        self._watchers.append(watcher)
 
     def entries(self) -> list[LedgerEntry]:
         """Every entry, oldest first."""

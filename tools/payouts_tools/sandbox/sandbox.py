@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from payouts_tools.sandbox import gateway_v2, pg_v2
 from payouts_tools.sandbox.admin import PREFIX as ADMIN_PREFIX
 from payouts_tools.sandbox.admin import AdminApi
-from payouts_tools.sandbox.callbacks import CallbackAttempt, CallbackSender
+from payouts_tools.sandbox.callbacks import CallbackAttempt, CallbackMessage, CallbackSender
 from payouts_tools.sandbox.config import LOOPBACK, Operation, Provider, SandboxConfig
 from payouts_tools.sandbox.faults import ArmedFault, Fault, FaultBook, FaultKind
 from payouts_tools.sandbox.gateway_v2 import GatewayApi
@@ -227,6 +227,11 @@ class Sandbox:
         """The books themselves, for an in-process driver that keeps its own timers."""
         return self._state
 
+    def callback_for(self, order: SandboxOrder) -> CallbackMessage | None:
+        """The callback the provider sends for ``order``'s new state (None: it sends none)."""
+        api = self._gateway if order.provider is Provider.GATEWAY_V2 else self._pg
+        return api.callback_for(order)
+
     def reset(self) -> None:
         """Forget payouts, scripts, faults, ledger and pending callbacks; reseed."""
         self._state.reset()
@@ -290,8 +295,7 @@ class Sandbox:
         options = self._state.config.callbacks
         if not options.enabled:
             return
-        api = self._gateway if order.provider is Provider.GATEWAY_V2 else self._pg
-        message = api.callback_for(order)
+        message = self.callback_for(order)
         if message is None:
             return
         mode = self._state.draw_callback_mode(order)
