@@ -304,6 +304,14 @@ def test_a_callback_about_an_order_sent_to_another_provider_is_404(
         (b"{" + b" " * (64 * 1024) + b"}", JSON_UTF8, 413, "limit is 65536"),
         (gateway_callback_body(), {"Content-Type": "text/plain"}, 415, "text/plain"),
         (gateway_callback_body(), {}, 415, "(none)"),
+        # Issue 10: a signed body with a second, unsigned amount; nesting too deep to walk.
+        (
+            gateway_callback_body().replace(b'{"payout_id"', b'{"amount":1,"payout_id"', 1),
+            JSON_UTF8,
+            400,
+            'duplicate key "amount"',
+        ),
+        (b'{"a":' + b"[" * 1100 + b"]" * 1100 + b"}", JSON_UTF8, 400, "nested deeper than"),
     ],
 )
 def test_an_unreadable_request_is_refused_with_a_precise_reason_and_changes_nothing(

@@ -180,6 +180,15 @@ def test_the_adapters_refusal_passes_through(error: Exception) -> None:
         verify(StubProvider(error), _request(), POLICY, NOW)
 
 
+def test_a_recursion_error_while_reading_is_a_malformed_callback_not_a_500() -> None:
+    # Belt and braces: the adapters bound the depth they parse; whatever still recurses too deep
+    # is the sender's fault (400), not ours (500, which the provider would retry for an hour).
+    provider = StubProvider(RecursionError("maximum recursion depth exceeded"))
+
+    with pytest.raises(CallbackMalformed, match="nested too deeply"):
+        verify(provider, _request(), POLICY, NOW)
+
+
 @pytest.mark.parametrize(
     ("signed_at", "refused"),
     [

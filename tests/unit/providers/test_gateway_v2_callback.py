@@ -230,3 +230,24 @@ def test_ack_is_exactly_what_stops_the_retries() -> None:
     assert ack.status_code == 200
     assert ack.body == '{"error_code":"0000"}'
     assert ack.content_type == "application/json"
+
+
+# ---- issue 10: bad input found by fuzzing --------------------------------------------------------
+
+
+def test_a_signed_callback_with_a_duplicate_key_is_malformed_whichever_copy_was_signed() -> None:
+    fields = signed(callback_fields())
+    text = body(fields).decode()
+    # The signed amount comes last, so a last-wins reader verifies it; a first-wins one reads 1.
+    first_wins = text.replace('{"payout_id"', '{"amount": 1, "payout_id"', 1)
+    payout_twice = text.replace('"payout_id"', '"payout_cl_id": "PO-OTHER", "payout_id"', 1)
+    for raw in (first_wins, payout_twice):
+        with pytest.raises(CallbackMalformed, match="duplicate key"):
+            verify_callback(raw.encode())
+
+
+def test_a_deeply_nested_callback_is_malformed_not_a_recursion_error() -> None:
+    fields = callback_fields()
+    deep = body(signed(fields)).decode()[:-1] + ', "extra": ' + "[" * 1100 + "]" * 1100 + "}"
+    with pytest.raises(CallbackMalformed, match="nested deeper than"):
+        verify_callback(deep.encode())

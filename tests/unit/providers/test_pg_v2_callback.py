@@ -216,3 +216,23 @@ def test_ack_is_exactly_code_ok() -> None:
     assert offline_adapter().ack() == Ack(
         status_code=200, body='{"code":"OK"}', content_type="application/json"
     )
+
+
+# ---- issue 10: bad input found by fuzzing --------------------------------------------------------
+
+
+def test_a_signed_callback_with_a_duplicate_key_is_malformed_never_one_copy_picked() -> None:
+    twice = b'"merchantTradeNo": "PO-OTHER", "merchantTradeNo"'
+    body = _body().replace(b'"merchantTradeNo"', twice)
+
+    with pytest.raises(CallbackMalformed, match="duplicate key"):
+        offline_adapter().verify_callback(_signed(body), body)
+    with pytest.raises(CallbackMalformed, match="duplicate key"):
+        offline_adapter().verify_callback({"Content-Type": "application/json"}, body)
+
+
+def test_a_deeply_nested_callback_is_malformed_not_a_recursion_error() -> None:
+    body = _body()[:-1] + b', "extendInfo": ' + b"[" * 1100 + b"]" * 1100 + b"}"
+
+    with pytest.raises(CallbackMalformed, match="nested deeper than"):
+        offline_adapter().verify_callback({"Content-Type": "application/json"}, body)

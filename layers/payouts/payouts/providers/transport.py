@@ -7,12 +7,13 @@ connection) means nothing left; anything after that (write or read trouble, a re
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import httpx
+
+from payouts.domain import strict_json
 
 EXCERPT_CHARS = 300
 
@@ -117,7 +118,9 @@ def classify_body(raw: bytes, content_type: str = "") -> tuple[BodyShape, dict[s
     if "html" in content_type.lower() or text.lstrip().lower().startswith(("<!doctype", "<html")):
         return BodyShape.HTML, None
     try:
-        parsed = json.loads(text)
+        # Strict: an answer with a duplicate key says two things (we would act on one), and a
+        # deeply nested one would fail a recursive walk later: both are unreadable answers.
+        parsed = strict_json.loads(text)
     except ValueError:
         return BodyShape.MALFORMED, None
     if isinstance(parsed, dict):

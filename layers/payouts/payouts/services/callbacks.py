@@ -231,6 +231,11 @@ def verify(
     except CallbackMalformed as error:
         _refuse(request, "CallbackMalformed", "callback malformed", why=error)
         raise
+    except RecursionError:
+        # Belt and braces (the adapters bound the depth they parse): a body too deep to walk is
+        # the sender's fault, a 400 at once, not a 500 the provider would retry for an hour.
+        _refuse(request, "CallbackMalformed", "callback malformed", why="nested too deeply")
+        raise CallbackMalformed("the callback body is nested too deeply to be read") from None
     if event.signed_at is not None and abs(now - event.signed_at) > policy.replay_tolerance:
         age = int((now - event.signed_at).total_seconds())
         window = int(policy.replay_tolerance.total_seconds())

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from payouts.domain import strict_json
 from payouts.domain.order import Order, utc_now
 from payouts.domain.redaction import mask
 from payouts.domain.request import AlipayBeneficiary, PayoutRequest
@@ -126,9 +127,11 @@ class GatewayV2Adapter:
         (no ``sign``, a ``sign_type`` we do not accept, or a signature that does not verify).
         The signature travels in the body, so ``headers`` are not needed.
         """
-        fields = _json_object(raw_body)
-        if fields is None:
-            raise CallbackMalformed("callback body is not a JSON object")
+        try:
+            fields = _read_object(raw_body)
+        except ValueError as error:
+            reason = f"callback body is not a JSON object we read: {error}"
+            raise CallbackMalformed(reason) from None
         problem = self._signature_problem(
             fields,
             unnamed=self._options.callback_default_sign_type,
@@ -147,7 +150,7 @@ class GatewayV2Adapter:
             merchant_order_id=merchant_order_id,
             kind=status_kind(_text(fields.get("status"))),
             trusted=True,
-            fields=_evidence_fields(raw_body),
+            fields=_evidence_fields(fields),
             provider_order_id=_nonblank(fields.get("payout_id")),
             amount_minor=_cents(fields.get(self._options.callback_amount_field)),
             currency=self._options.currency,
@@ -352,19 +355,27 @@ def _encode(params: Mapping[str, object]) -> bytes:
 def _json_object(raw: bytes) -> JsonObject | None:
     """``raw`` as a JSON object with numbers kept as Decimal (their literal text), or None."""
     try:
-        parsed = json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        return _read_object(raw)
+    except ValueError:
         return None
-    return parsed if isinstance(parsed, dict) else None
+
+
+def _read_object(raw: bytes) -> JsonObject:
+    """``raw`` as a JSON object, numbers kept as Decimal (their literal text, which is what was
+    signed). Raises ValueError saying why not: not UTF-8, not JSON, not an object, a duplicate
+    key (the signature would cover one copy and we would read the other) or too deep."""
+    parsed = strict_json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    if not isinstance(parsed, dict):
+        raise strict_json.JsonRefused(f"a JSON {type(parsed).__name__}, not an object")
+    return parsed
 
 
 def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _evidence_fields(raw: bytes) -> dict[str, object]:
+def _evidence_fields(fields: JsonObject) -> dict[str, object]:
     """Every field received, for the evidence log: no signature, beneficiary details masked."""
-    fields: dict[str, object] = json.loads(raw)
     evidence: dict[str, object] = {}
     for key, value in fields.items():
         if key == _SIGNATURE_FIELD:
