@@ -212,7 +212,8 @@ def test_callback_status_mapping(status: object, kind: QueryKind) -> None:
     assert offline_adapter().verify_callback(HEADERS, body(fields)).kind is kind
 
 
-@pytest.mark.parametrize(("amount", "minor"), [("50000", 50000), ("500.00", None), (None, None)])
+# A decimal amount ("500.00") is malformed (test_every_signed_field_must_have_its_documented_shape).
+@pytest.mark.parametrize(("amount", "minor"), [("50000", 50000), (50000, 50000), (None, None)])
 def test_callback_amount(amount: object, minor: int | None) -> None:
     fields = signed(callback_fields(amount=amount))
     assert offline_adapter().verify_callback(HEADERS, body(fields)).amount_minor == minor
@@ -251,3 +252,81 @@ def test_a_deeply_nested_callback_is_malformed_not_a_recursion_error() -> None:
     deep = body(signed(fields)).decode()[:-1] + ', "extra": ' + "[" * 1100 + "]" * 1100 + "}"
     with pytest.raises(CallbackMalformed, match="nested deeper than"):
         verify_callback(deep.encode())
+
+
+def _regrouped(fields: dict[str, object], into: str, taken: str) -> bytes:
+    """A genuinely signed body whose field ``taken`` is folded into ``into`` as ``&taken=...``:
+    the string to sign (``k=v`` joined by ``&``, unescaped) is byte for byte the same."""
+    regrouped = dict(fields)
+    regrouped[into] = f"{regrouped[into]}&{taken}={regrouped.pop(taken)}"
+    return body(regrouped)
+
+
+@pytest.mark.parametrize(
+    ("into", "taken"),
+    [("amount", "create_time"), ("create_time", "fee"), ("payout_cl_id", "payout_id")],
+)
+def test_a_regrouped_genuine_callback_verifies_the_same_but_is_malformed(
+    into: str, taken: str
+) -> None:
+    fields = signed(callback_fields(amount="206424", create_time="1595504997"))
+    regrouped = _regrouped(fields, into, taken)
+    # The ambiguity this guards against: the regrouped fields sign exactly like the genuine ones.
+    assert string_to_sign(json.loads(regrouped)) == string_to_sign(fields)
+
+    with pytest.raises(CallbackMalformed, match=f"callback field {into}"):
+        verify_callback(regrouped)
+
+
+def test_a_key_holding_a_separator_is_malformed() -> None:
+    fields = signed(callback_fields())
+    fields["amount=50000&create_time"] = fields.pop("create_time")
+    del fields["amount"]
+
+    with pytest.raises(CallbackMalformed, match="field name"):
+        verify_callback(body(fields))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", "500.00"),
+        ("amount", -1),
+        ("amount", True),
+        ("amount", "0050"),
+        ("amount", 12345678901),
+        ("real_amount", "1e3"),
+        ("status", "SUCCESS"),
+        ("status", 3.0),
+        ("status", [3]),
+        ("fee", "-3"),
+        ("payout_id", "POT 1"),
+        ("payout_cl_id", "PO-1=2"),
+        ("platform_id", {"id": "PF0002"}),
+        ("update_time", "tomorrow"),
+        ("error_msg", "a&b"),
+        ("settlement_batch", "B-7&status=3"),
+    ],
+)
+def test_every_signed_field_must_have_its_documented_shape(field: str, value: object) -> None:
+    # Signed correctly, so only the shape can refuse it.
+    fields = signed(callback_fields(**{field: value}))
+    with pytest.raises(CallbackMalformed, match=f"callback field {field}"):
+        verify_callback(body(fields))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", "50000"),
+        ("fee", "3.10"),
+        ("status", "3"),
+        ("update_time", "2020-07-23 12:00:00"),
+        ("error_msg", "余额不足 (code=51)"),
+        ("error_msg", None),
+        ("settlement_batch", {"id": "B-7", "tags": ["a"]}),
+    ],
+)
+def test_documented_variants_keep_verifying(field: str, value: object) -> None:
+    fields = signed(callback_fields(**{field: value}))
+    assert verify_callback(body(fields)) is not None

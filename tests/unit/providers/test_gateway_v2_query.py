@@ -294,3 +294,27 @@ def test_excerpt_never_carries_the_answers_signature() -> None:
     assert outcome.raw.body_excerpt is not None
     assert "POT00000001" in outcome.raw.body_excerpt
     assert str(data["sign"]) not in outcome.raw.body_excerpt
+
+
+# -- issue 10: the string to sign is ambiguous, so shapes are checked first ----------------------
+
+
+def test_a_regrouped_signed_answer_is_unreadable_not_believed() -> None:
+    data = signed(order_data(amount="206424", create_time="1595504997"))
+    data["amount"] = f"{data['amount']}&create_time={data.pop('create_time')}"
+
+    outcome = query(found(data))
+
+    assert outcome.kind is QueryKind.UNKNOWN
+    assert "field amount" in outcome.reason
+    assert outcome.amount_minor is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("status", "3&x=1"), ("payout_id", "POT&1"), ("success_time", "now"), ("extra", "a&b")],
+)
+def test_a_field_out_of_shape_makes_the_answer_unknown(field: str, value: object) -> None:
+    outcome = query(found(signed(order_data(**{field: value}))))
+    assert outcome.kind is QueryKind.UNKNOWN
+    assert f"field {field}" in outcome.reason

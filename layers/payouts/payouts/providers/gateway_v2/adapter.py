@@ -52,6 +52,7 @@ from payouts.providers.gateway_v2.decisions import (
     decide_query,
     status_kind,
 )
+from payouts.providers.gateway_v2.fields import field_problem
 from payouts.providers.gateway_v2.signing import SignType, sign, verify
 from payouts.providers.transport import EXCERPT_CHARS, Exchange, Transport, send
 
@@ -132,6 +133,11 @@ class GatewayV2Adapter:
         except ValueError as error:
             reason = f"callback body is not a JSON object we read: {error}"
             raise CallbackMalformed(reason) from None
+        # Shapes first: a regrouped genuine callback verifies, so the signature proves nothing
+        # until every field can be read one way only.
+        shape = field_problem(fields, self._options.canonical_form)
+        if shape is not None:
+            raise CallbackMalformed(f"callback {shape}")
         problem = self._signature_problem(
             fields,
             unnamed=self._options.callback_default_sign_type,
@@ -248,7 +254,8 @@ class GatewayV2Adapter:
         data = answer.get("data")
         if not isinstance(data, dict):
             return QueryOutcome(QueryKind.UNKNOWN, f"{why}, but without a data object", raw)
-        problem = self._answer_signature_problem(data)
+        problem = field_problem(data, self._options.canonical_form)
+        problem = problem or self._answer_signature_problem(data)
         if problem is not None:
             return QueryOutcome(QueryKind.UNKNOWN, f"query answer not believed: {problem}", raw)
         echoed = data.get("payout_cl_id")
