@@ -120,6 +120,7 @@ class World:
         self.metrics: Counter[str] = Counter()
         self.now = T0
         self.routes = dict(DEFAULT_ROUTES)
+        self.timings = TIMINGS
 
     def intake(self) -> Intake:
         return Intake(
@@ -127,7 +128,7 @@ class World:
             router=Router(self.routes),
             providers=self.providers,
             dead_letters=self.dead_letters,
-            timings=TIMINGS,
+            timings=self.timings,
             clock=self.clock,
             count=self.count,
         )

@@ -90,6 +90,9 @@ LOCAL_TIMINGS: Final[dict[str, str]] = {
     "NOT_FOUND_GRACE_SECONDS": "5",
     "STALE_SUBMITTING_SECONDS": "30",  # the minimum allowed
     "STALE_SUBMITTING_AFTER_SECONDS": "30",  # the minimum allowed
+    # A create starts within 30 - 12 - 10 (clock margin) = 8 s of its claim and is waited for at
+    # most 12 s (the adapters' own timeouts are 3 + 5 + 5 s), so none is in flight when stale.
+    "CREATE_BUDGET_SECONDS": "12",
     "RECEIVED_GRACE_SECONDS": "60",  # the minimum allowed
     "RECONCILE_DEADLINE_SECONDS": "120",
 }

@@ -86,7 +86,7 @@ class Disposition(StrEnum):
     UNKNOWN = "UNKNOWN"  # outcome unknown; the reconcile loop queries it
     NO_ROUTE = "NO_ROUTE"  # no provider pays it; rejected without sending
     INVALID = "INVALID"  # dead-lettered with its reason
-    CONFLICT = "CONFLICT"  # a different request under an existing payout id; not applied
+    CONFLICT = "CONFLICT"  # a different request under an existing id; dead-lettered, not applied
     DUPLICATE_DELIVERY = "DUPLICATE_DELIVERY"  # an earlier delivery already sent (or is sending)
     LATE_ANSWER = "LATE_ANSWER"  # the order moved on meanwhile; the answer kept as evidence
 
@@ -105,12 +105,33 @@ class IntakeMessage:
 
 @dataclass(frozen=True)
 class IntakeTimings:
-    """When each kind of unresolved order is next looked at by the reconcile loop."""
+    """When each kind of unresolved order is next looked at by the reconcile loop, and the time
+    limits that keep every create inside the stale threshold.
+
+    The reconcile loop treats a SUBMITTING order as unknown once its claim is older than
+    ``stale_submitting_after``. A create starts at most ``send_within`` after its claim and is
+    waited for at most ``create_budget``; ``clock_margin`` covers clocks that disagree. Together
+    they fit inside the stale threshold, so the loop never queries a create still in flight.
+    """
 
     received_grace: timedelta
     stale_submitting_after: timedelta
     submitted_first_check: timedelta
     unknown_first_check: timedelta
+    create_budget: timedelta = timedelta(seconds=30)
+    clock_margin: timedelta = timedelta(seconds=10)
+
+    def __post_init__(self) -> None:
+        if self.send_within <= timedelta(0):
+            raise ValueError(
+                f"stale_submitting_after ({self.stale_submitting_after}) must exceed the create "
+                f"budget ({self.create_budget}) plus the clock margin ({self.clock_margin})"
+            )
+
+    @property
+    def send_within(self) -> timedelta:
+        """How long after its claim a create may still start."""
+        return self.stale_submitting_after - self.create_budget - self.clock_margin
 
     @classmethod
     def from_settings(cls, settings: IntakeSettings) -> IntakeTimings:
@@ -120,6 +141,7 @@ class IntakeTimings:
             stale_submitting_after=timedelta(seconds=settings.stale_submitting_after_seconds),
             submitted_first_check=timedelta(seconds=settings.submitted_first_check_seconds),
             unknown_first_check=timedelta(seconds=settings.unknown_first_check_seconds),
+            create_budget=timedelta(seconds=settings.create_budget_seconds),
         )
 
 
@@ -288,20 +310,28 @@ class Intake:
     async def _conflict(
         self, order: Order, fingerprint: str, message: IntakeMessage
     ) -> Disposition:
+        """Never applied, never silent: the existing order keeps what it has (a terminal one
+        never moves, so the id of a rejected invalid request is spent), its history shows the
+        attempt, and the message is dead-lettered with a reason its publisher can act on."""
+        reason = conflict_reason(order)
         evidence = Evidence(
             kind=EvidenceKind.CONFLICT,
-            summary="a different request arrived under this payout id; it was not applied",
+            summary="a different request arrived under this payout id; dead-lettered, not applied",
             detail={
                 "stored_fingerprint": order.fingerprint,
                 "received_fingerprint": fingerprint,
                 "message_id": message.message_id,
+                "reason": reason,
             },
             at=self._clock(),
         )
         await self._blocking(self._store.append_evidence, order.payout_id, evidence)
+        # Sent last, as for invalid requests: a failed send fails the message, and the retry
+        # sends it again (with one more CONFLICT item in the history).
+        await self._blocking(self._dead_letters.send, message, reason)
         self._count(METRIC_CONFLICT)
         logger.warning(
-            "payout id reused by a different request; existing order untouched",
+            "payout id reused by a different request; existing order untouched, dead-lettered",
             payout_id=order.payout_id,
             message_id=message.message_id,
             status=order.status.value,
@@ -328,15 +358,46 @@ class Intake:
         # Built before the claim: a missing secret or base URL fails the message while the order
         # is still RECEIVED, so the retry can send it once the configuration is fixed.
         provider = self._providers.provider(route)
-        claimed = await self._claim(order, provider.name)
-        if claimed is None:
-            return Disposition.DUPLICATE_DELIVERY
-        outcome = await self._create(provider, claimed)
+        # The claim is taken only once a send slot is free, and the create starts at once: time
+        # spent waiting for a slot never ages a claim towards the stale threshold.
+        async with self._sending:
+            claimed = await self._claim(order, provider.name)
+            if claimed is None:
+                return Disposition.DUPLICATE_DELIVERY
+            if self._clock() > claimed.updated_at + self._timings.send_within:
+                return await self._release_unsent(claimed)
+            outcome = await self._create(provider, claimed)
         return await self._record(claimed, provider.name, outcome)
+
+    async def _release_unsent(self, order: Order) -> Disposition:
+        """SUBMITTING -> RECEIVED for a claim too old to send safely (the loop could judge it
+        stale mid-flight); it provably never left, so the message is retried."""
+        now = self._clock()
+        reason = "not sent: the claim was too old to send safely; retried"
+        evidence = Evidence(
+            kind=EvidenceKind.TRANSITION,
+            summary=reason,
+            detail={"claimed_at": order.updated_at.isoformat()},
+            at=now,
+        )
+        result = await self._blocking(
+            self._store.transition,
+            order,
+            S.RECEIVED,
+            evidence,
+            now,
+            status_reason=reason,
+            next_check_at=now + self._timings.received_grace,
+        )
+        if not isinstance(result, Applied):
+            return self._lost_race(order, result.current)
+        raise RetryLater(f"{order.payout_id}: {reason}")
 
     async def _refuse_unroutable(self, order: Order, reason: str) -> Disposition:
         evidence = Evidence(
-            kind=EvidenceKind.TRANSITION, summary=f"refused before sending: {reason}"
+            kind=EvidenceKind.TRANSITION,
+            summary=f"refused before sending: {reason}",
+            at=self._clock(),
         )
         result = await self._blocking(
             self._store.transition, order, S.REJECTED, evidence, self._clock(), status_reason=reason
@@ -382,9 +443,14 @@ class Intake:
         return None
 
     async def _create(self, provider: PayoutProvider, order: Order) -> CreateOutcome:
+        budget = self._timings.create_budget.total_seconds()
         try:
-            async with self._sending:
+            async with asyncio.timeout(budget):
                 return await provider.create(order)
+        except TimeoutError:
+            # Waited as long as the stale threshold allows: unknown, for the loop to query.
+            reason = f"no answer within {budget:g} s; outcome unknown"
+            return CreateOutcome(CreateKind.AMBIGUOUS, reason, RawExchange(transport="timeout"))
         except REFUSED_BEFORE_SENDING as refused:
             reason = f"refused before sending: {refused}"
             return CreateOutcome(CreateKind.REJECTED, reason, RawExchange(transport="not_sent"))
@@ -521,6 +587,21 @@ _DISPOSITIONS: Final[Mapping[CreateKind, Disposition]] = {
     CreateKind.DUPLICATE: Disposition.UNKNOWN,
     CreateKind.AMBIGUOUS: Disposition.UNKNOWN,
 }
+
+
+def conflict_reason(order: Order) -> str:
+    """What the publisher of a different request under ``order``'s payout id must do."""
+    at = order.created_at.isoformat(timespec="seconds")
+    if order.request is None:
+        return (
+            f"payout id {order.payout_id} was used by an invalid request rejected at {at} "
+            f"({order.status_reason}); send the corrected request under a new payout id"
+        )
+    return (
+        f"payout id {order.payout_id} is already used by a different request (stored at {at}, "
+        f"now {order.status.value}); this request was not applied: send it under a new payout "
+        "id, or the original request unchanged"
+    )
 
 
 def redacted_excerpt(body: str) -> str:

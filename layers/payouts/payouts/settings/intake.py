@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from payouts.settings.base import ProviderSettings
 
@@ -27,6 +27,20 @@ class IntakeSettings(ProviderSettings):
     # the intake function's timeout (60 s by default), so the loop never queries a create that
     # is still in flight.
     stale_submitting_after_seconds: Annotated[int, Field(ge=30, le=3600)] = 120
+    # The longest intake waits for a create's answer before recording it as unknown (queried,
+    # never failed). With a clock margin of 10 s it must leave room inside the stale threshold:
+    # a create starts at most (stale - budget - 10 s) after its claim.
+    create_budget_seconds: Annotated[int, Field(ge=5, le=600)] = 30
+
+    @model_validator(mode="after")
+    def _creates_fit_inside_the_stale_threshold(self) -> Self:
+        if self.stale_submitting_after_seconds <= self.create_budget_seconds + 10:
+            raise ValueError(
+                "stale_submitting_after_seconds must exceed create_budget_seconds + 10 (the "
+                "clock margin): a create still in flight would be queried as abandoned"
+            )
+        return self
+
     # An accepted order is first queried this long after the create (callbacks usually settle it
     # sooner; the query is the safety net).
     submitted_first_check_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 60
