@@ -1,4 +1,5 @@
-"""The store contract suite runs against moto and against a real DynamoDB Local engine."""
+"""The store contract suite runs against moto, against a real DynamoDB Local engine, and against
+the simulator's in-memory stand-in (which must behave as the other two do)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from moto import mock_aws
 
 from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
+from payouts_tools.sim.dynamodb import MemoryDynamoDB
 from tests.support.cfn import load_template, table_create_kwargs
 from tests.support.moto_store import serialise_requests
 
 REGION = "us-east-1"
 
 
-@pytest.fixture(params=["moto", "dynamodb_local"])
+@pytest.fixture(params=["moto", "dynamodb_local", "memory"])
 def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[OrderStore]:
     """An OrderStore over a fresh table built from template.yaml's own properties."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -32,6 +34,11 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
             )
             client.create_table(**table_create_kwargs(load_template(), "OrdersTable", table_name))
             yield OrderStore(client, table_name)
+        return
+    if request.param == "memory":
+        memory = MemoryDynamoDB()
+        memory.create_table(**table_create_kwargs(load_template(), "OrdersTable", table_name))
+        yield OrderStore(memory.as_client(), table_name)
         return
     endpoint = request.getfixturevalue("dynamodb_local_endpoint")
     client = boto3.client(
