@@ -428,14 +428,61 @@ def test_a_different_request_under_an_existing_id_is_recorded_and_not_applied(
     assert disposition is Disposition.CONFLICT
     assert world.order() == before
     assert world.gateway.creates == ["PO-1"]
+    # Never silently acknowledged: the publisher hears why from the DLQ.
+    ((message, reason),) = world.dead_letters.sent
+    assert message == IntakeMessage("m-2", body("PO-1", value=99999))
+    assert reason.startswith("payout id PO-1 is already used by a different request")
+    assert "send it under a new payout id" in reason
     conflict = world.store.history("PO-1")[-1]
     assert conflict.kind is EvidenceKind.CONFLICT
     assert conflict.detail == {
         "stored_fingerprint": before.fingerprint,
         "received_fingerprint": request_fingerprint(make_request("PO-1", value=99999)),
         "message_id": "m-2",
+        "reason": reason,
     }
     assert world.metrics["RequestConflict"] == 1
+
+
+def test_a_corrected_request_under_the_id_of_a_rejected_invalid_one_is_dead_lettered_with_why(
+    world: World,
+) -> None:
+    # The publisher fixes an invalid request and re-sends it under the same payout id.
+    document = request_document("PO-1")
+    document["amount"]["value"] = 0
+    world.deliver(json.dumps(document), "m-1")
+    rejected = world.order()
+
+    disposition = world.deliver(body("PO-1"), "m-2")
+
+    # A terminal order never moves: the id is spent, and the publisher is told so.
+    assert disposition is Disposition.CONFLICT
+    assert world.order() == rejected
+    assert world.gateway.creates == []
+    (_, first), (message, reason) = world.dead_letters.sent
+    assert message == IntakeMessage("m-2", body("PO-1"))
+    assert reason == (
+        f"payout id PO-1 was used by an invalid request rejected at "
+        f"{rejected.created_at.isoformat(timespec='seconds')} ({first}); "
+        "send the corrected request under a new payout id"
+    )
+    assert world.kinds()[-1] is EvidenceKind.CONFLICT
+    assert world.metrics == {"InvalidRequest": 1, "RequestConflict": 1}
+
+
+def test_a_conflict_whose_dead_letter_cannot_be_sent_fails_the_message_for_a_retry(
+    world: World,
+) -> None:
+    world.deliver(body("PO-1", value=50000))
+    world.dead_letters.failing = True
+
+    with pytest.raises(ConnectionError):
+        world.deliver(body("PO-1", value=99999), "m-2")
+
+    assert "RequestConflict" not in world.metrics
+    world.dead_letters.failing = False
+    assert world.deliver(body("PO-1", value=99999), "m-2") is Disposition.CONFLICT
+    assert len(world.dead_letters.sent) == 1
 
 
 # --- invalid input --------------------------------------------------------------------------------
