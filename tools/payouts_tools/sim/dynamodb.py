@@ -767,8 +767,6 @@ class _Parser:
         else:
             self._at -= 1
             raise self._syntax_error()
-        if self._peek().text in (".", "["):
-            raise ExpressionError("MemoryDynamoDB does not support nested attribute paths")
         operand = _Operand(token.text)
         self._paths.append(operand)
         return operand
@@ -807,7 +805,9 @@ def _tokenize(text: str) -> list[_Token]:
         if kind is None:  # trailing whitespace
             continue
         token = _Token(kind, found.group(kind))
-        if kind == "other" and token.text not in (".", "["):
+        if kind == "other":
+            if token.text in ".[]":
+                raise ExpressionError("MemoryDynamoDB does not support nested attribute paths")
             raise ExpressionError(f'Invalid character encountered; character: "{token.text}"')
         tokens.append(token)
     return tokens
