@@ -4,7 +4,7 @@ its "not found", and the callbacks that change nothing being recorded once per d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -30,9 +30,13 @@ from payouts.services.callbacks import (
 )
 from payouts.services.settlement import Escalated, Verdict
 from payouts.store import Applied, OrderStore
-from tests.integration.callbacks.callback_support import callback_evidence, submitted_order
+from tests.integration.callbacks.callback_support import (
+    callback_evidence,
+    settled_order,
+    submitted_order,
+)
 from tests.integration.callbacks.conftest import Aws
-from tests.support.orders import T0
+from tests.support.orders import T0, make_request
 
 S = OrderStatus
 NOW = T0 + timedelta(minutes=5)
@@ -156,7 +160,7 @@ def test_callbacks_that_change_nothing_are_recorded_once_per_distinct_body(
     _handle(store, provider, b'{"code":"OK","n":1}')
     _handle(store, provider, b'{"code":"OK","n":2}')
 
-    assert provider.queries == 3
+    assert provider.queries == 1  # one confirming query per order per window
     assert store.get(order.payout_id) == order
     assert len(callback_evidence(store, order.payout_id)) == 2
 
@@ -199,3 +203,159 @@ def test_an_order_already_under_review_is_not_escalated_again(
     assert flagged.needs_review
     assert store.get(order.payout_id) == flagged
     assert len(callback_evidence(store, order.payout_id)) == 2
+
+
+# ---- issue 10: a flood of untrusted callbacks is bounded ---------------------------------------
+
+
+def _at(store: OrderStore, provider: StubProvider, body: bytes, seconds: float) -> Ack:
+    request = CallbackRequest("pg_v2", body, {"Content-Type": "application/json"}, "192.0.2.1")
+    return asyncio.run(
+        handle_callback(
+            request,
+            providers=lambda name: provider if name == "pg_v2" else None,
+            store=store,
+            policy=POLICY,
+            now=NOW + timedelta(seconds=seconds),
+        )
+    )
+
+
+def _received(store: OrderStore) -> Order:
+    return store.create(make_request("PO-SVC-1", "UPI", 10005), T0, T0).order
+
+
+def _rejected(store: OrderStore) -> Order:
+    return settled_order(store, _received(store), S.REJECTED, T0)
+
+
+@pytest.mark.parametrize("never_sent", [_received, _rejected], ids=["RECEIVED", "REJECTED"])
+def test_an_order_never_sent_is_not_queried_and_the_provider_is_acknowledged(
+    store: OrderStore, never_sent: Callable[[OrderStore], Order]
+) -> None:
+    order = never_sent(store)
+    provider = StubProvider(EVENT, _answer(QueryKind.SUCCEEDED))
+
+    acks = [_handle(store, provider, b'{"n":%d}' % n) for n in range(5)]
+
+    assert acks == [Ack(200, '{"code":"OK"}')] * 5
+    assert provider.queries == 0
+    assert store.get(order.payout_id) == order
+    recorded = callback_evidence(store, order.payout_id)
+    assert len(recorded) == 5
+    assert {item.detail["applied"] for item in recorded} == {"none"}
+
+
+@pytest.mark.parametrize(
+    ("status", "reported"),
+    [
+        (S.SUCCEEDED, QueryKind.SUCCEEDED),
+        (S.SUCCEEDED, QueryKind.PENDING),
+        (S.FAILED, QueryKind.FAILED),
+        (S.REVERSED, QueryKind.UNKNOWN),
+    ],
+)
+def test_a_settled_order_the_report_cannot_change_is_not_queried(
+    store: OrderStore, order: Order, status: OrderStatus, reported: QueryKind
+) -> None:
+    if status is S.REVERSED:
+        order = settled_order(store, order, S.SUCCEEDED, T0)
+    settled = settled_order(store, order, status, T0)
+    provider = StubProvider(replace(EVENT, kind=reported), _answer(QueryKind.SUCCEEDED))
+
+    assert _handle(store, provider).body == '{"code":"OK"}'
+
+    assert provider.queries == 0
+    assert store.get(order.payout_id) == settled
+
+
+def test_a_settled_order_is_queried_when_the_report_contradicts_it(
+    store: OrderStore, order: Order
+) -> None:
+    failed = settled_order(store, order, S.FAILED, T0)
+    provider = StubProvider(EVENT, _answer(QueryKind.SUCCEEDED))  # "paid", says the payload
+
+    _handle(store, provider)
+
+    # The provider confirms: a person must look (a failed order that was paid).
+    assert provider.queries == 1
+    stored = store.get(order.payout_id)
+    assert stored is not None
+    assert (stored.status, stored.needs_review) == (S.FAILED, True)
+    assert failed.needs_review is False
+
+
+def test_at_most_one_confirming_query_per_order_per_window(store: OrderStore, order: Order) -> None:
+    provider = StubProvider(EVENT, _answer(QueryKind.PENDING))
+
+    acks = [_at(store, provider, b'{"n":%d}' % n, seconds=n) for n in range(10)]
+
+    # Acknowledged all the same: the order is unresolved, so the reconcile loop polls it anyway.
+    assert {ack.body for ack in acks} == {'{"code":"OK"}'}
+    assert provider.queries == 1
+    _at(store, provider, b'{"n":99}', seconds=POLICY.query_window.total_seconds())
+    assert provider.queries == 2
+    assert store.get(order.payout_id) == order
+
+
+def test_another_report_within_the_window_is_confirmed_at_once(
+    store: OrderStore, order: Order
+) -> None:
+    # Paid, then returned moments later: nobody polls a paid order, so the reversal must be
+    # confirmed when it is reported, not dropped because the payment was just confirmed.
+    provider = StubProvider(EVENT, _answer(QueryKind.SUCCEEDED))
+    _at(store, provider, b'{"status":"PAID"}', seconds=0)
+    provider.event = replace(EVENT, kind=QueryKind.REVERSED)
+    provider.answer = _answer(QueryKind.REVERSED)
+
+    _at(store, provider, b'{"status":"REVERSED"}', seconds=1)
+
+    assert provider.queries == 2
+    stored = store.get(order.payout_id)
+    assert stored is not None
+    assert stored.status is S.REVERSED
+
+
+def test_a_contradiction_within_the_window_is_answered_retry_later_not_acknowledged(
+    store: OrderStore, order: Order
+) -> None:
+    settled_order(store, order, S.FAILED, T0)
+    provider = StubProvider(EVENT, _answer(QueryKind.FAILED))
+    _handle(store, provider, b'{"n":1}')
+
+    # Nobody polls a settled order: acknowledging would lose a real "paid" report for good.
+    with pytest.raises(ConfirmationUnavailable, match="queried less than 30 s ago"):
+        _handle(store, provider, b'{"n":2}')
+    assert provider.queries == 1
+
+
+def test_duplicate_bodies_are_recorded_once_without_reading_the_history(
+    store: OrderStore, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled_order(store, order, S.SUCCEEDED, T0)
+    monkeypatch.setattr(store, "history", _no_history_reads)
+    provider = StubProvider(EVENT)
+
+    for _ in range(3):
+        _handle(store, provider, b'{"same":1}')
+
+    monkeypatch.undo()
+    assert len(callback_evidence(store, order.payout_id)) == 1
+
+
+def test_a_retry_of_an_applied_callback_is_not_recorded_again(
+    store: OrderStore, order: Order
+) -> None:
+    event = replace(EVENT, trusted=True)
+
+    _handle(store, StubProvider(event), b'{"paid":1}')
+    _handle(store, StubProvider(event), b'{"paid":1}')
+
+    stored = store.get(order.payout_id)
+    assert stored is not None
+    assert stored.status is S.SUCCEEDED
+    assert len(callback_evidence(store, order.payout_id)) == 1
+
+
+def _no_history_reads(payout_id: str) -> list[Evidence]:
+    raise AssertionError(f"the whole history of {payout_id} was read")

@@ -198,6 +198,58 @@ def test_appended_evidence_reads_back_in_time_order(store: OrderStore) -> None:
     assert [e.summary for e in store.history("PO-1")] == [f"to {S.SUBMITTING}", "m1", "m2", "m3"]
 
 
+# ---- callbacks: each distinct body recorded once, one confirming query per window ---------------
+
+
+def _callback(summary: str, minute: int = 0) -> Evidence:
+    return Evidence(kind=EvidenceKind.CALLBACK, summary=summary, at=T0 + timedelta(minutes=minute))
+
+
+def test_a_callback_body_is_recorded_once_whatever_its_evidence_says(store: OrderStore) -> None:
+    order = created(store)
+
+    assert store.record_callback_once("PO-1", _callback("first"), "a" * 64) is True
+    assert store.record_callback_once("PO-1", _callback("again", 1), "a" * 64) is False
+    assert store.record_callback_once("PO-1", _callback("other", 2), "b" * 64) is True
+
+    assert [e.summary for e in store.history("PO-1")] == ["first", "other"]
+    assert store.get("PO-1") == order  # the order itself is never written
+
+
+def test_a_body_marked_seen_is_not_recorded_afterwards(store: OrderStore) -> None:
+    created(store)
+    store.mark_callback_seen("PO-1", "c" * 64, T0)
+    store.mark_callback_seen("PO-1", "c" * 64, T0)  # idempotent
+
+    assert store.record_callback_once("PO-1", _callback("late copy"), "c" * 64) is False
+    assert store.history("PO-1") == []
+
+
+def test_one_callback_query_per_order_and_report_per_window(store: OrderStore) -> None:
+    order = created(store)
+    window = timedelta(seconds=30)
+
+    def claim(payout_id: str, report: str, seconds: int) -> bool:
+        now = T0 + timedelta(seconds=seconds)
+        return store.claim_callback_query(payout_id, report, now, window)
+
+    assert claim("PO-1", "SUCCEEDED", 0) is True
+    assert claim("PO-1", "SUCCEEDED", 29) is False
+    assert claim("PO-1", "REVERSED", 29) is True  # another report is another question
+    assert claim("PO-2", "SUCCEEDED", 29) is True
+    assert claim("PO-1", "SUCCEEDED", 30) is True
+    assert claim("PO-1", "SUCCEEDED", 31) is False
+    assert store.get("PO-1") == order
+    assert store.history("PO-1") == []
+
+
+def test_concurrent_callback_queries_exactly_one_claims_the_window(store: OrderStore) -> None:
+    created(store)
+    window = timedelta(seconds=30)
+    claims = race(8, lambda _: store.claim_callback_query("PO-1", "SUCCEEDED", T0, window))
+    assert sorted(claims) == [False] * 7 + [True]
+
+
 # ---- due index ---------------------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from pydantic import JsonValue
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.redaction import mask
 from payouts.domain.request import is_valid_payout_id
+from payouts.domain.status import OrderStatus
 from payouts.observability import MetricUnit, logger, metrics
 from payouts.providers.base import (
     Ack,
@@ -57,7 +58,7 @@ from payouts.services.settlement import (
     mismatch,
     query_verdict,
 )
-from payouts.settings.callbacks import CallbackSettings
+from payouts.settings.callbacks import DEFAULT_CALLBACK_QUERY_WINDOW_SECONDS, CallbackSettings
 from payouts.store import OrderStore
 
 # Field names whose values identify a beneficiary, compared lower-cased, wherever they appear in
@@ -85,6 +86,15 @@ SIGNATURE_FIELDS: Final = frozenset({"sign", "signature", "authorization"})
 _ESCALATION_ATTEMPTS: Final = 3
 # Callback fields are kept whole in the evidence up to this size; beyond, an excerpt.
 MAX_EVIDENCE_FIELDS_CHARS: Final = 4096
+# Orders that never reached the provider (or were refused by it before anything existed there):
+# no callback about them can be confirmed by a query, so none is made.
+NEVER_SENT: Final = frozenset({OrderStatus.RECEIVED, OrderStatus.REJECTED})
+# The final status each final report would mean.
+FINAL_REPORTS: Final[Mapping[QueryKind, OrderStatus]] = {
+    QueryKind.SUCCEEDED: OrderStatus.SUCCEEDED,
+    QueryKind.FAILED: OrderStatus.FAILED,
+    QueryKind.REVERSED: OrderStatus.REVERSED,
+}
 
 type ProviderLookup = Callable[[str], PayoutProvider | None]
 """The adapter for a provider name from the URL, or None when no such provider is configured."""
@@ -152,6 +162,7 @@ class CallbackPolicy:
     replay_tolerance: timedelta
     confirm_by_query: frozenset[str]
     confirm_timeout_seconds: float
+    query_window: timedelta = timedelta(seconds=DEFAULT_CALLBACK_QUERY_WINDOW_SECONDS)
 
     @classmethod
     def from_settings(cls, settings: CallbackSettings) -> CallbackPolicy:
@@ -162,6 +173,7 @@ class CallbackPolicy:
             replay_tolerance=timedelta(seconds=settings.replay_tolerance_seconds),
             confirm_by_query=settings.callback_confirm_by_query,
             confirm_timeout_seconds=settings.confirm_query_timeout_seconds,
+            query_window=timedelta(seconds=settings.callback_query_window_seconds),
         )
 
 
@@ -193,11 +205,17 @@ async def handle_callback(
     if event.trusted and provider.name not in policy.confirm_by_query:
         verdict = verdict_from_callback(event)
     else:
+        skipped = query_skipped(store, order, event, policy, now)
+        if skipped is not None:
+            return unconfirmed(provider, store, request, order, evidence=evidence, skipped=skipped)
         verdict, evidence = await confirmed_verdict(provider, store, order, evidence, policy)
     outcome = settle(store, order, verdict, evidence, now)
     _report(request, order, verdict, outcome)
     if isinstance(outcome, Unchanged):
         record_unapplied(store, outcome.order, evidence)
+    else:
+        # Its evidence went in with the write: a retry of the same body is not recorded again.
+        store.mark_callback_seen(order.payout_id, request.body_sha256, now)
     return provider.ack()
 
 
@@ -261,6 +279,73 @@ def find_order(
         _refuse(request, "CallbackUnknownOrder", "callback for an unknown order")
         raise UnknownOrder(f"no {event.provider} order {event.merchant_order_id!r}")
     return order, matched_by
+
+
+@dataclass(frozen=True)
+class QuerySkipped:
+    """Why an untrusted callback triggers no confirming query, and whether it may be
+    acknowledged all the same (nothing is lost) or must come back later (503)."""
+
+    why: str
+    acknowledge: bool
+
+
+def query_skipped(
+    store: OrderStore, order: Order, event: CallbackEvent, policy: CallbackPolicy, now: datetime
+) -> QuerySkipped | None:
+    """None when a callback the adapter does not trust must be confirmed by a query now.
+
+    Bounds what a flood of callbacks (a provider's retries, unsigned bodies anyone can send) can
+    cost: no query for an order the answer cannot change, and at most one per order and reported
+    status per ``policy.query_window``, claimed with one conditional write (no history read).
+    Per reported status, so a reversal reported moments after the payment is still confirmed.
+    """
+    if order.status in NEVER_SENT:
+        why = f"the order is {order.status}: never sent, the provider has nothing to report"
+        return QuerySkipped(why, acknowledge=True)
+    if order.is_terminal and not contradicts(order.status, event.kind):
+        why = f"the order is {order.status}; a report of {event.kind} cannot change it"
+        return QuerySkipped(why, acknowledge=True)
+    if store.claim_callback_query(order.payout_id, event.kind.value, now, policy.query_window):
+        return None
+    window = f"queried less than {policy.query_window.total_seconds():g} s ago for {event.kind}"
+    if order.is_unresolved:
+        # Nothing is lost: the reconcile loop polls every unresolved order.
+        return QuerySkipped(f"{window}; the reconcile loop polls this order", acknowledge=True)
+    # Nobody polls a settled order: acknowledged, a genuine "paid" after "failed" (or a
+    # reversal) would never be heard again. The provider retries after the window.
+    return QuerySkipped(f"{window}; retry later", acknowledge=False)
+
+
+def contradicts(status: OrderStatus, reported: QueryKind) -> bool:
+    """True when a report would move (or dispute) a settled order: another final status."""
+    target = FINAL_REPORTS.get(reported)
+    return target is not None and target is not status
+
+
+def unconfirmed(
+    provider: PayoutProvider,
+    store: OrderStore,
+    request: CallbackRequest,
+    order: Order,
+    *,
+    evidence: Evidence,
+    skipped: QuerySkipped,
+) -> Ack:
+    """Record a callback that was not confirmed by a query (once per body) and answer it: the
+    provider's ack, or ``ConfirmationUnavailable`` (503) when it must come back later."""
+    record_unapplied(store, order, evidence.with_detail(applied="none", query_skipped=skipped.why))
+    _count("CallbackQuerySkipped")
+    logger.info(
+        "callback not confirmed by a query",
+        provider=request.provider,
+        payout_id=order.payout_id,
+        status=order.status.value,
+        why=skipped.why,
+    )
+    if not skipped.acknowledge:
+        raise ConfirmationUnavailable(skipped.why)
+    return provider.ack()
 
 
 async def confirmed_verdict(
@@ -377,12 +462,14 @@ def callback_evidence(
 def record_unapplied(store: OrderStore, order: Order, evidence: Evidence) -> None:
     """Keep a callback that changed nothing in the order's history, once per distinct body.
 
-    A provider's retries of the same message add nothing; a message with new content for the
-    same order (a replay with different fields) is kept, so it stays visible.
+    A provider's retries of the same message add nothing (one conditional write, never a read of
+    the history); a message with new content for the same order (a replay with different
+    fields) is kept, so it stays visible.
     """
     digest = evidence.detail.get("body_sha256")
-    seen = any(item.detail.get("body_sha256") == digest for item in store.history(order.payout_id))
-    if not seen:
+    if isinstance(digest, str):
+        store.record_callback_once(order.payout_id, evidence, digest)
+    else:
         store.append_evidence(order.payout_id, evidence)
 
 

@@ -9,11 +9,13 @@ adapter's decision (``CallbackEvent.trusted``; for pg_v2 ``trust_signed_callback
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import Field, field_validator
 
 from payouts.settings.base import ProviderSettings
+
+DEFAULT_CALLBACK_QUERY_WINDOW_SECONDS: Final = 30
 
 
 class CallbackSettings(ProviderSettings):
@@ -41,6 +43,14 @@ class CallbackSettings(ProviderSettings):
     # How long the confirm-by-query may take in total (on top of the provider read timeout's own
     # bound): the function must answer before API Gateway's 29 s integration timeout.
     confirm_query_timeout_seconds: Annotated[float, Field(gt=0, le=25)] = 15.0
+    # At most one confirming query per order and reported status within this many seconds,
+    # however many callbacks arrive (a provider's retries, a flood of unsigned pg_v2 bodies). A
+    # callback that finds the window taken is acknowledged when the order is unresolved (the
+    # reconcile loop polls it anyway); for a settled order it contradicts, it is answered 503 to
+    # come back later. 0 queries for every callback.
+    callback_query_window_seconds: Annotated[int, Field(ge=0, le=3600)] = (
+        DEFAULT_CALLBACK_QUERY_WINDOW_SECONDS
+    )
 
     @field_validator("callback_content_types", "callback_confirm_by_query", mode="before")
     @classmethod

@@ -2,6 +2,9 @@
 
 - order item:     PK = PAYOUT#<id>, SK = ORDER
 - evidence items: PK = PAYOUT#<id>, SK = EVT#<time>#<random>   (append-only, time-ordered)
+- callback marks: PK = PAYOUT#<id>, SK = CALLBACK#<body sha256> (a callback body recorded once)
+                  PK = PAYOUT#<id>, SK = CALLBACK_QUERY#<report> (when a callback reporting
+                  <report> last made us query)
 - lease items:    PK = LEASE#<name>, SK = LEASE
 - GSI "due" (sparse, only while the order is not terminal): due_pk = DUE#<shard>,
   due_sk = <next_check_at>#<id>
@@ -19,6 +22,9 @@ from typing import Final
 ORDER_SK: Final = "ORDER"
 EVIDENCE_PREFIX: Final = "EVT#"
 LEASE_SK: Final = "LEASE"
+# Neither starts with EVIDENCE_PREFIX, so history() never reads them.
+CALLBACK_BODY_PREFIX: Final = "CALLBACK#"
+CALLBACK_QUERY_PREFIX: Final = "CALLBACK_QUERY#"
 REVIEW_PK: Final = "REVIEW"
 
 DUE_INDEX: Final = "due"
@@ -88,6 +94,16 @@ def status_partition(status: str, created_at: datetime) -> str:
 def provider_ref(provider: str, provider_order_id: str) -> str:
     """by-provider-ref key."""
     return f"{provider}#{provider_order_id}"
+
+
+def callback_body_sk(body_sha256: str) -> str:
+    """Sort key of the mark that a callback body was recorded for an order."""
+    return f"{CALLBACK_BODY_PREFIX}{body_sha256}"
+
+
+def callback_query_sk(report: str) -> str:
+    """Sort key of when a callback reporting ``report`` last made us query the order."""
+    return f"{CALLBACK_QUERY_PREFIX}{report}"
 
 
 def evidence_sk(at: datetime, unique: str) -> str:

@@ -288,6 +288,90 @@ class OrderStore:
             ConditionExpression="attribute_not_exists(PK)",
         )
 
+    # ---- callbacks ------------------------------------------------------------------------------
+
+    def record_callback_once(self, payout_id: str, evidence: Evidence, body_sha256: str) -> bool:
+        """Append a callback's ``evidence`` unless a callback with the same body was recorded for
+        this order before; True when it was appended.
+
+        One transaction of two conditional puts (the body's mark, the evidence), so a provider's
+        retries of one message cost a failed condition, never a read of the order's history.
+        """
+        mark = to_attribute_values(
+            {
+                "PK": keys.order_pk(payout_id),
+                "SK": keys.callback_body_sk(body_sha256),
+                "recorded_at": keys.timestamp(evidence.at),
+            }
+        )
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": mark,
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": evidence_to_item(payout_id, evidence, self._unique()[:12], None),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = [reason.get("Code", "None") for reason in _cancellation_reasons(error)]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def mark_callback_seen(self, payout_id: str, body_sha256: str, now: datetime) -> None:
+        """Remember that a callback body is already in the order's history (it came with a
+        transition), so ``record_callback_once`` does not record a copy of it again."""
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_attribute_values(
+                {
+                    "PK": keys.order_pk(payout_id),
+                    "SK": keys.callback_body_sk(body_sha256),
+                    "recorded_at": keys.timestamp(now),
+                }
+            ),
+        )
+
+    def claim_callback_query(
+        self, payout_id: str, report: str, now: datetime, window: timedelta
+    ) -> bool:
+        """Take the order's one query of ``window`` for callbacks reporting ``report``: True
+        unless another such callback claimed one less than ``window`` before ``now``. One
+        conditional put on an item of its own, so the order's version (and every writer racing
+        on it) is left alone."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_attribute_values(
+                    {
+                        "PK": keys.order_pk(payout_id),
+                        "SK": keys.callback_query_sk(report),
+                        "queried_at": keys.timestamp(now),
+                    }
+                ),
+                # Fixed-width UTC timestamps compare as strings exactly as the times do.
+                ConditionExpression="attribute_not_exists(PK) OR queried_at <= :cutoff",
+                ExpressionAttributeValues=to_attribute_values(
+                    {":cutoff": keys.timestamp(now - window)}
+                ),
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def _write(self, before: Order, after: Order, evidence: Evidence | None) -> WriteResult:
         items: list[TransactWriteItemTypeDef] = [
             {
