@@ -86,7 +86,7 @@ def _fail(message: str, code: int) -> NoReturn:
 app = typer.Typer(
     cls=_OneLineErrors,
     name=PROGRAM,
-    help="Payouts: the ops CLI, and the whole system on this machine (up, demo).",
+    help="Payouts: the ops CLI, and the whole system on this machine (up, demo, sim).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -428,6 +428,34 @@ def demo(
 
     ok = run_demo_command(count=count, faults=faults, seed=seed, timeout_s=timeout, as_json=as_json)
     if not ok:
+        raise typer.Exit(1)
+
+
+@app.command("sim")
+def sim(
+    *,
+    payouts: Annotated[int, typer.Option(min=1, help="Payouts per seed.")] = 2000,
+    faults: Annotated[str, typer.Option(help="Fault mix: none | realistic | storm.")] = "storm",
+    seed: Annotated[int, typer.Option(help="The first seed.")] = 1,
+    seeds: Annotated[int, typer.Option(min=1, help="How many seeds, from --seed on.")] = 1,
+    jobs: Annotated[int, typer.Option(min=1, help="Processes (each run is one thread).")] = 1,
+    as_json: JsonFlag = False,
+) -> None:
+    """Simulate the whole system on a virtual clock with faults everywhere; check the money."""
+    import time  # noqa: PLC0415
+
+    from payouts_tools.sim.report import as_json as sim_json  # noqa: PLC0415 - heavy
+    from payouts_tools.sim.report import as_text  # noqa: PLC0415
+    from payouts_tools.sim.run import simulate_many  # noqa: PLC0415
+
+    started = time.perf_counter()
+    try:
+        results = simulate_many(range(seed, seed + seeds), payouts, faults, jobs=jobs)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    wall = time.perf_counter() - started
+    typer.echo(sim_json(results) if as_json else as_text(results, wall))
+    if not all(result.ok for result in results):
         raise typer.Exit(1)
 
 

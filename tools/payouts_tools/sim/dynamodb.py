@@ -274,8 +274,25 @@ def _normalise_number(text: str) -> str:
     return format(Decimal((sign, tuple(significant), exponent)), "f")
 
 
-def _normalise_value(value: Any, where: str) -> AttributeValue:
-    """A validated copy of one attribute value, numbers and sets in canonical form."""
+def _normalise_value(value: Any, where: str, name: str = "") -> AttributeValue:
+    """A validated copy of one attribute value, numbers and sets in canonical form.
+    ``where`` and ``name`` say where it sits, for error messages only."""
+    # Fast paths first: nearly every value is one S, N or BOOL (this runs for every attribute
+    # of every write).
+    if type(value) is dict and len(value) == 1:
+        raw = value.get("S")
+        if type(raw) is str:
+            return {"S": raw}
+        raw = value.get("N")
+        if type(raw) is str:
+            return {"N": _normalise_number(raw)}
+        raw = value.get("BOOL")
+        if type(raw) is bool:
+            return {"BOOL": raw}
+    return _normalise_any(value, f"{where}.{name}" if name else where)
+
+
+def _normalise_any(value: Any, where: str) -> AttributeValue:
     if not isinstance(value, Mapping):
         raise _param_error(f"Invalid type for parameter {where}, value: {value!r}, type: dict")
     if len(value) != 1:
@@ -300,7 +317,7 @@ def _normalise_value(value: Any, where: str) -> AttributeValue:
     if kind == "M":
         if not isinstance(raw, Mapping):
             raise _param_error(f"Invalid type for parameter {where}.M, value: {raw!r}")
-        return {"M": {str(name): _normalise_value(v, f"{where}.M") for name, v in raw.items()}}
+        return {"M": {str(n): _normalise_value(v, f"{where}.M", str(n)) for n, v in raw.items()}}
     raise _param_error(
         f'Unknown parameter in {where}: "{kind}", must be one of: {", ".join(_ALL_TYPES)}'
     )
@@ -368,18 +385,20 @@ def _normalise_item(item: Any, where: str) -> Item:
     """A validated, canonical copy of a whole item (or key, or placeholder values)."""
     if not isinstance(item, Mapping):
         raise _param_error(f"Invalid type for parameter {where}, value: {item!r}, type: dict")
-    return {str(name): _normalise_value(value, f"{where}.{name}") for name, value in item.items()}
+    return {str(name): _normalise_value(value, where, str(name)) for name, value in item.items()}
 
 
 def _copy_value(value: AttributeValue) -> AttributeValue:
-    ((kind, raw),) = value.items()
-    if kind in _SCALAR_TYPES:
-        return {kind: raw}  # str, bytes, bool: immutable
-    if kind == "L":
-        return {"L": [_copy_value(member) for member in raw]}
-    if kind == "M":
-        return {"M": {name: _copy_value(member) for name, member in raw.items()}}
-    return {kind: list(raw)}
+    for kind in value:  # exactly one
+        if kind in _SCALAR_TYPES:
+            return value.copy()  # str, bytes, bool inside: immutable
+        raw = value[kind]
+        if kind == "L":
+            return {"L": [_copy_value(member) for member in raw]}
+        if kind == "M":
+            return {"M": {name: _copy_value(member) for name, member in raw.items()}}
+        return {kind: list(raw)}
+    return {}
 
 
 def copy_item(item: Mapping[str, AttributeValue]) -> Item:
@@ -408,8 +427,13 @@ def _number_size(text: str) -> int:
     return -(-len(digits) // 2) + 1
 
 
+def _utf8_length(text: str) -> int:
+    # isascii() is a flag check; encode() would copy the string.
+    return len(text) if text.isascii() else len(text.encode())
+
+
 _SIZE_OF: Final[Mapping[str, Callable[[Any], int]]] = {
-    "S": lambda raw: len(raw.encode()),
+    "S": _utf8_length,
     "N": _number_size,
     "B": len,
     "BOOL": lambda _: 1,
@@ -424,7 +448,12 @@ _SIZE_OF: Final[Mapping[str, Callable[[Any], int]]] = {
 
 def item_size(item: Mapping[str, AttributeValue]) -> int:
     """An item's size in bytes by AWS's published rule (names + values, see the module doc)."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+    total = 0
+    for name, value in item.items():
+        total += _utf8_length(name)
+        text = value.get("S")
+        total += _utf8_length(text) if text is not None else _value_size(value)
+    return total
 
 
 def _write_units(size: int) -> int:
@@ -1423,28 +1452,43 @@ _ACTION_SUPPORTED: Final = frozenset(("TableName Item Key " + _CONDITIONAL).spli
 _ONLY_NONE: Final = ("ReturnConsumedCapacity", "ReturnItemCollectionMetrics")
 
 
-def _check_params(where: str, params: Mapping[str, Any], shape_name: str | None = None) -> None:
+@dataclass(frozen=True, slots=True)
+class _Parameters:
+    """One input shape's parameters: botocore's (in its order, for messages), the required
+    ones, and those MemoryDynamoDB handles."""
+
+    known: tuple[str, ...]
+    required: tuple[str, ...]
+    supported: frozenset[str]
+
+
+@functools.cache
+def _parameters(operation: str, action: str | None) -> _Parameters:
+    # Read from botocore's model once: its shapes rebuild their members on every access.
     model = _service_model()
     shape: Any
-    if shape_name is None:
-        shape = model.operation_model(where).input_shape
-        supported = _SUPPORTED[where]
-        label = "input"
+    if action is None:
+        shape, supported = model.operation_model(operation).input_shape, _SUPPORTED[operation]
     else:
-        shape = model.shape_for(shape_name)
-        supported = _ACTION_SUPPORTED
-        label = where
-    members: Mapping[str, Any] = shape.members
-    for name in params:
-        if name not in members:
+        shape, supported = model.shape_for(action), _ACTION_SUPPORTED
+    return _Parameters(tuple(shape.members), tuple(shape.required_members), supported)
+
+
+def _check_params(
+    params: Mapping[str, Any], operation: str, action: str | None = None, where: str = "input"
+) -> None:
+    """Refuse what botocore would (unknown or missing parameters) and what is not supported
+    here (NotImplementedError): never ignore a parameter silently."""
+    spec = _parameters(operation, action)
+    for name in params.keys() - spec.supported:
+        if name not in spec.known:
             raise _param_error(
-                f'Unknown parameter in {label}: "{name}", must be one of: {", ".join(members)}'
+                f'Unknown parameter in {where}: "{name}", must be one of: {", ".join(spec.known)}'
             )
-        if name not in supported:
-            raise NotImplementedError(f"MemoryDynamoDB does not support {name} ({where})")
-    for name in shape.required_members:
+        raise NotImplementedError(f"MemoryDynamoDB does not support {name} ({operation})")
+    for name in spec.required:
         if name not in params:
-            raise _param_error(f'Missing required parameter in {label}: "{name}"')
+            raise _param_error(f'Missing required parameter in {where}: "{name}"')
     for name in _ONLY_NONE:
         if params.get(name, "NONE") != "NONE":
             raise NotImplementedError(f"MemoryDynamoDB supports only {name}=NONE")
@@ -1596,7 +1640,7 @@ class MemoryDynamoDB:
         return table
 
     def _create_table(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("CreateTable", params)
+        _check_params(params, "CreateTable")
         name = params["TableName"]
         if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
             raise _validation(
@@ -1638,7 +1682,7 @@ class MemoryDynamoDB:
         return {"TableDescription": self._description(table)}
 
     def _describe_table(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("DescribeTable", params)
+        _check_params(params, "DescribeTable")
         name = params["TableName"]
         if name not in self._tables:
             raise DynamoError(
@@ -1648,7 +1692,7 @@ class MemoryDynamoDB:
         return {"Table": self._description(self._tables[name])}
 
     def _delete_table(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("DeleteTable", params)
+        _check_params(params, "DeleteTable")
         table = self._table(params["TableName"])
         description = self._description(table)
         description["TableStatus"] = "DELETING"
@@ -1699,7 +1743,7 @@ class MemoryDynamoDB:
     # ---- single-item calls -----------------------------------------------------------------------
 
     def _put_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("PutItem", params)
+        _check_params(params, "PutItem")
         table = self._table(params["TableName"])
         item = _normalise_item(params["Item"], "Item")
         key, size = table.check_item(item)
@@ -1714,14 +1758,14 @@ class MemoryDynamoDB:
         return {"Attributes": copy_item(old)} if returned == "ALL_OLD" and old else {}
 
     def _get_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("GetItem", params)
+        _check_params(params, "GetItem")
         table = self._table(params["TableName"])
         key = table.key_of(_normalise_item(params["Key"], "Key"))
         item = table.items.get(key)
         return {"Item": copy_item(item)} if item is not None else {}
 
     def _delete_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("DeleteItem", params)
+        _check_params(params, "DeleteItem")
         table = self._table(params["TableName"])
         key = table.key_of(_normalise_item(params["Key"], "Key"))
         condition = _bind(params, ["ConditionExpression"], "input")["ConditionExpression"]
@@ -1737,7 +1781,7 @@ class MemoryDynamoDB:
     # ---- query -----------------------------------------------------------------------------------
 
     def _query(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("Query", params)
+        _check_params(params, "Query")
         table = self._table(params["TableName"])
         view = table.view(params.get("IndexName"))
         if view is not table.primary and params.get("ConsistentRead"):
@@ -1795,7 +1839,7 @@ class MemoryDynamoDB:
     # ---- transactions ----------------------------------------------------------------------------
 
     def _transact_write_items(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        _check_params("TransactWriteItems", params)
+        _check_params(params, "TransactWriteItems")
         requested = params["TransactItems"]
         if not isinstance(requested, list | tuple) or not requested:
             raise _param_error("Invalid length for parameter TransactItems, valid min length: 1")
@@ -1840,7 +1884,7 @@ class MemoryDynamoDB:
             raise NotImplementedError("MemoryDynamoDB does not support Update actions")
         if not isinstance(body, Mapping):
             raise _param_error(f"Invalid type for parameter {where}.{kind}")
-        _check_params(f"{where}.{kind}", body, kind)
+        _check_params(body, "TransactWriteItems", kind, f"{where}.{kind}")
         table = self._table(body["TableName"])
         condition = _bind(body, ["ConditionExpression"], f"{where}.{kind}")["ConditionExpression"]
         return_old = _on_failure(body)

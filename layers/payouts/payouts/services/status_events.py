@@ -171,12 +171,20 @@ def status_change(record: Mapping[str, Any]) -> PayoutStatusChanged | None:
     stream = record.get("dynamodb", {})
     if stream.get("Keys", {}).get("SK", {}).get("S") != keys.ORDER_SK:
         return None
-    after = order_from_item(stream["NewImage"])
+    new_image = stream["NewImage"]
     old_image = stream.get("OldImage")
+    if old_image and _status_of(old_image) == _status_of(new_image):
+        return None  # decided on the raw attribute: most order writes change no status
+    after = order_from_item(new_image)
     before = order_from_item(old_image) if old_image else None
     if before is not None and before.status is after.status:
         return None
     return PayoutStatusChanged.between(before, after)
+
+
+def _status_of(image: Mapping[str, Any]) -> object:
+    status = image.get("status")
+    return status.get("S") if isinstance(status, Mapping) else None
 
 
 def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish) -> dict[str, str]:

@@ -36,6 +36,8 @@ REVIEW_INDEX: Final = "review"
 # agree on this number: changing it needs a re-key of every unresolved order.
 DUE_SHARDS: Final = 8
 
+_TIMESTAMP_LENGTH: Final = len("2026-01-01T00:00:00.000000Z")
+
 # Sorts after every character a payout id may contain ([A-Za-z0-9_-]).
 _AFTER_ANY_ID: Final = "~"
 
@@ -61,8 +63,11 @@ def timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """The inverse of ``timestamp``."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """The inverse of ``timestamp`` (strict: exactly that fixed-width form)."""
+    if len(text) != _TIMESTAMP_LENGTH or text[10] != "T" or not text.endswith("Z"):
+        raise ValueError(f"not a stored timestamp: {text!r}")
+    # fromisoformat is some 20 times faster than strptime, and this runs for every item read.
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def due_shard(payout_id: str) -> str:

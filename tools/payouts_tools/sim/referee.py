@@ -1,0 +1,202 @@
+"""The invariants, checked as the simulation runs and once more at the end.
+
+The referee watches three things nobody in the system can fake: the provider's ledger (money that
+actually moved), the table's change stream (every write that took effect), and what was
+acknowledged to SQS and to providers. It reads item images directly (attribute values), not
+through the store, so a bug in the store's decoding cannot hide a violation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from payouts.domain.status import OrderStatus
+
+S = OrderStatus
+_TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "REJECTED", "REVERSED"})
+_NEVER_PAID: Final = frozenset({"FAILED", "REJECTED"})
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a publisher asked for under one payout id (the first valid request)."""
+
+    amount: int
+    currency: str
+    published_at: float
+
+
+@dataclass
+class OrderView:
+    """The referee's copy of one order item: just what the invariants need."""
+
+    status: str
+    version: int
+    needs_review: bool
+    review_reason: str | None
+    provider: str | None
+
+
+def _text(image: Mapping[str, Any], name: str) -> str | None:
+    value = image.get(name)
+    return value.get("S") if isinstance(value, Mapping) else None
+
+
+def _number(image: Mapping[str, Any], name: str) -> int | None:
+    value = image.get(name)
+    return int(value["N"]) if isinstance(value, Mapping) and "N" in value else None
+
+
+def _flag(image: Mapping[str, Any], name: str) -> bool:
+    value = image.get(name)
+    return bool(value.get("BOOL")) if isinstance(value, Mapping) else False
+
+
+def view_of(image: Mapping[str, Any]) -> OrderView:
+    """The referee's view of an order item image."""
+    return OrderView(
+        status=_text(image, "status") or "?",
+        version=_number(image, "version") or 0,
+        needs_review=_flag(image, "needs_review"),
+        review_reason=_text(image, "review_reason"),
+        provider=_text(image, "provider"),
+    )
+
+
+@dataclass
+class Referee:
+    """Collects violations of the money rules."""
+
+    violations: list[str] = field(default_factory=list)
+    requested: dict[str, Requested] = field(default_factory=dict)
+    orders: dict[str, OrderView] = field(default_factory=dict)
+    paid: Counter[str] = field(default_factory=Counter)  # payments made per merchant number
+    reversed: Counter[str] = field(default_factory=Counter)
+    resolved_at: dict[str, float] = field(default_factory=dict)
+    published_terminal: dict[str, set[str]] = field(default_factory=dict)
+    _evidence: set[tuple[str, int, str]] = field(default_factory=set)
+    _awaiting_evidence: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def violation(self, text: str) -> None:
+        """Record a broken rule."""
+        self.violations.append(text)
+
+    # ---- the table's stream ------------------------------------------------------------------
+
+    def on_stream(self, records: Iterable[Mapping[str, Any]], now: float) -> None:
+        """Check every write that took effect, in order."""
+        for record in records:
+            data = record.get("dynamodb", {})
+            keys = data.get("Keys", {})
+            payout_id = (_text(keys, "PK") or "").removeprefix("PAYOUT#")
+            sort_key = _text(keys, "SK") or ""
+            new_image = data.get("NewImage")
+            if sort_key == "ORDER" and new_image is not None:
+                self._order_written(payout_id, data.get("OldImage"), new_image, now)
+            elif sort_key.startswith("EVT#") and new_image is not None:
+                version = _number(new_image, "order_version")
+                detail_to = _text(new_image, "to_status")
+                if version is not None and detail_to is not None:
+                    self._evidence.add((payout_id, version, detail_to))
+            elif sort_key == "ORDER" and record.get("eventName") == "REMOVE":
+                self.violation(f"{payout_id}: an order item was deleted")
+        self._check_evidence()
+
+    def _order_written(
+        self, payout_id: str, old: Mapping[str, Any] | None, new: Mapping[str, Any], now: float
+    ) -> None:
+        after = view_of(new)
+        before = view_of(old) if old is not None else None
+        self.orders[payout_id] = after
+        if before is not None and before.status != after.status:
+            if before.status in _TERMINAL and (before.status, after.status) != (
+                "SUCCEEDED",
+                "REVERSED",
+            ):
+                self.violation(f"{payout_id}: terminal {before.status} moved to {after.status}")
+            self._awaiting_evidence.append((payout_id, after.version, after.status))
+        if after.status in _NEVER_PAID and self.paid[payout_id] > self.reversed[payout_id]:
+            self.violation(f"{payout_id}: {after.status} while the provider paid it")
+        if after.status in _TERMINAL and (before is None or before.status not in _TERMINAL):
+            self.resolved_at.setdefault(payout_id, now)
+
+    def _check_evidence(self) -> None:
+        # The evidence is written in the same transaction as the transition, so by the end of
+        # the drain that saw the transition it must have been seen too.
+        for wanted in self._awaiting_evidence:
+            if wanted not in self._evidence:
+                payout_id, version, status = wanted
+                self.violation(f"{payout_id}: v{version} -> {status} has no evidence item")
+        self._awaiting_evidence.clear()
+
+    # ---- the provider's ledger ---------------------------------------------------------------
+
+    def on_payment(self, merchant_no: str, amount: int, currency: str) -> None:
+        """The provider paid ``merchant_no``."""
+        self.paid[merchant_no] += 1
+        if self.paid[merchant_no] > 1:
+            self.violation(f"{merchant_no}: paid {self.paid[merchant_no]} times")
+        wanted = self.requested.get(merchant_no)
+        if wanted is None:
+            self.violation(f"{merchant_no}: paid, but nobody asked for it")
+        elif (amount, currency) != (wanted.amount, wanted.currency):
+            self.violation(
+                f"{merchant_no}: paid {amount} {currency}, requested "
+                f"{wanted.amount} {wanted.currency}"
+            )
+        order = self.orders.get(merchant_no)
+        if order is not None and order.status in _NEVER_PAID:
+            self.violation(f"{merchant_no}: paid while {order.status}")
+
+    def on_reversal(self, merchant_no: str) -> None:
+        """The provider returned ``merchant_no``'s money."""
+        self.reversed[merchant_no] += 1
+
+    # ---- acknowledgements --------------------------------------------------------------------
+
+    def on_intake_ack(self, payout_id: str | None, disposition: str, dead_lettered: bool) -> None:
+        """Intake's message was acknowledged (deleted): its order must be sent or due, or the
+        message dead-lettered with a reason."""
+        if dead_lettered:
+            return
+        if payout_id is None:
+            self.violation(f"a message was acknowledged ({disposition}) with no order and no DLQ")
+            return
+        order = self.orders.get(payout_id)
+        if order is None:
+            self.violation(f"{payout_id}: acknowledged ({disposition}) but no order is stored")
+        elif order.status == S.RECEIVED.value:
+            self.violation(
+                f"{payout_id}: acknowledged ({disposition}) while RECEIVED: never sent, not retried"
+            )
+
+    def on_status_event(self, payout_id: str, status: str) -> None:
+        """A status event was put on the bus."""
+        self.published_terminal.setdefault(payout_id, set()).add(status)
+
+    # ---- at the end ----------------------------------------------------------------------------
+
+    def at_quiescence(self, dead_lettered: set[str]) -> None:
+        """The end-of-run rules: every request ended somewhere a person or publisher can see,
+        every SUCCEEDED order was paid, every terminal status was published."""
+        for payout_id in sorted(self.requested):
+            order = self.orders.get(payout_id)
+            if order is None:
+                if payout_id not in dead_lettered:
+                    self.violation(f"{payout_id}: requested, never stored, not dead-lettered")
+                continue
+            finished = order.status in _TERMINAL or order.needs_review
+            if not finished and payout_id not in dead_lettered:
+                self.violation(f"{payout_id}: still {order.status} and nobody was told")
+            if order.needs_review and not order.review_reason:
+                self.violation(f"{payout_id}: escalated without a reason")
+            net_paid = self.paid[payout_id] - self.reversed[payout_id]
+            if order.status == S.SUCCEEDED.value and net_paid < 1 and not self.reversed[payout_id]:
+                self.violation(f"{payout_id}: SUCCEEDED but the provider never paid it")
+            if order.status in _TERMINAL and order.status not in self.published_terminal.get(
+                payout_id, set()
+            ):
+                self.violation(f"{payout_id}: final status {order.status} never published")
