@@ -280,14 +280,12 @@ def _normalise_value(value: Any, where: str, name: str = "") -> AttributeValue:
     # Fast paths first: nearly every value is one S, N or BOOL (this runs for every attribute
     # of every write).
     if type(value) is dict and len(value) == 1:
-        raw = value.get("S")
-        if type(raw) is str:
+        ((kind, raw),) = value.items()
+        if kind == "S" and type(raw) is str:
             return {"S": raw}
-        raw = value.get("N")
-        if type(raw) is str:
+        if kind == "N" and type(raw) is str:
             return {"N": _normalise_number(raw)}
-        raw = value.get("BOOL")
-        if type(raw) is bool:
+        if kind == "BOOL" and type(raw) is bool:
             return {"BOOL": raw}
     return _normalise_any(value, f"{where}.{name}" if name else where)
 
