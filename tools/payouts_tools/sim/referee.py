@@ -8,6 +8,7 @@ through the store, so a bug in the store's decoding cannot hide a violation.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,15 @@ def _flag(image: Mapping[str, Any], name: str) -> bool:
     return bool(value.get("BOOL")) if isinstance(value, Mapping) else False
 
 
+def _requested_amount(image: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The amount in the stored request itself (not the index copies of it)."""
+    text = _text(image, "request")
+    if text is None:
+        return None
+    amount = json.loads(text)["amount"]
+    return int(amount["value"]), str(amount["currency"])
+
+
 def view_of(image: Mapping[str, Any]) -> OrderView:
     """The referee's view of an order item image."""
     return OrderView(
@@ -76,6 +86,9 @@ class Referee:
     paid: Counter[str] = field(default_factory=Counter)  # payments made per merchant number
     reversed: Counter[str] = field(default_factory=Counter)
     resolved_at: dict[str, float] = field(default_factory=dict)
+    # The amount each stored order asks for (a request under a reused id may differ from the
+    # first one published: whichever the system stored first is the one that may be paid).
+    amounts: dict[str, tuple[int, str]] = field(default_factory=dict)
     published_terminal: dict[str, set[str]] = field(default_factory=dict)
     _evidence: set[tuple[str, int, str]] = field(default_factory=set)
     _awaiting_evidence: list[tuple[str, int, str]] = field(default_factory=list)
@@ -111,6 +124,10 @@ class Referee:
         after = view_of(new)
         before = view_of(old) if old is not None else None
         self.orders[payout_id] = after
+        if payout_id not in self.amounts:
+            stored = _requested_amount(new)
+            if stored is not None:
+                self.amounts[payout_id] = stored
         if before is not None and before.status != after.status:
             if before.status in _TERMINAL and (before.status, after.status) != (
                 "SUCCEEDED",
@@ -139,13 +156,12 @@ class Referee:
         self.paid[merchant_no] += 1
         if self.paid[merchant_no] > 1:
             self.violation(f"{merchant_no}: paid {self.paid[merchant_no]} times")
-        wanted = self.requested.get(merchant_no)
-        if wanted is None:
-            self.violation(f"{merchant_no}: paid, but nobody asked for it")
-        elif (amount, currency) != (wanted.amount, wanted.currency):
+        stored = self.amounts.get(merchant_no)
+        if merchant_no not in self.requested or stored is None:
+            self.violation(f"{merchant_no}: paid, but no request of it was stored")
+        elif (amount, currency) != stored:
             self.violation(
-                f"{merchant_no}: paid {amount} {currency}, requested "
-                f"{wanted.amount} {wanted.currency}"
+                f"{merchant_no}: paid {amount} {currency}, its order asks {stored[0]} {stored[1]}"
             )
         order = self.orders.get(merchant_no)
         if order is not None and order.status in _NEVER_PAID:
