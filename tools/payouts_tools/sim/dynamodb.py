@@ -353,7 +353,11 @@ def _normalise_other_scalar(kind: str, raw: Any, where: str) -> AttributeValue:
         normalised = [_binary(member, where) for member in members]
         ordered = sorted(normalised)
     if len(set(normalised)) != len(normalised):
-        raise _validation(f"Input collection {members!r} contains duplicates.")
+        shown = ", ".join(str(member) for member in members)
+        raise _validation(
+            f"One or more parameter values were invalid: Input collection [{shown}] contains "
+            "duplicates"
+        )
     # Sets are unordered: a canonical order makes equal sets equal dicts.
     return {kind: ordered}
 
@@ -930,7 +934,7 @@ def _check_bounds(kind: str, low: AttributeValue, high: AttributeValue) -> None:
     if _kind(low) == _kind(high) and _ordered(low) > _ordered(high):  # type: ignore[operator]
         raise _validation(
             f"Invalid {kind}: The BETWEEN operator requires upper bound to be greater than or "
-            f"equal to lower bound; lower operand: {_describe(low)}, upper operand: "
+            f"equal to lower bound; lower bound operand: {_describe(low)}, upper bound operand: "
             f"{_describe(high)}"
         )
 
@@ -1897,7 +1901,9 @@ class MemoryDynamoDB:
         old = action.table.items.get(action.key)
         if action.condition is None or action.condition.holds(old):
             return {"Code": "None"}
-        reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": _CONDITION_FAILED}
+        # DynamoDB words a failed ConditionCheck action with a full stop, other actions without.
+        message = _CONDITION_FAILED + ("." if action.kind == "ConditionCheck" else "")
+        reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": message}
         if action.return_old and old is not None:
             reason["Item"] = copy_item(old)
         return reason
