@@ -8,13 +8,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from moto import mock_aws
 
 from payouts.store import AlreadyExists, Applied, OrderStore
 from payouts.store.orders import CLIENT_CONFIG
 from payouts_tools.sim.dynamodb import MemoryDynamoDB, table_kwargs_from_template
-from payouts_tools.sim.faulty_dynamodb import DynamoFault, FaultyDynamoDB
+from payouts_tools.sim.faulty_dynamodb import DynamoFault, FaultyDynamoDB, retries_of
 from tests.support.orders import T0, make_request
 
 TABLE = "orders"
@@ -133,13 +134,27 @@ def test_errors_before_the_call_write_nothing_and_look_retried_out(
     assert error.operation_name == "PutItem"
     assert error.response["Error"]["Code"] == code
     metadata = error.response["ResponseMetadata"]
-    assert (metadata["HTTPStatusCode"], metadata["RetryAttempts"]) == (status, 5)
+    # The store's CLIENT_CONFIG: max_attempts 6, which botocore reads as 6 retries.
+    assert (metadata["HTTPStatusCode"], metadata["RetryAttempts"]) == (status, 6)
     assert metadata["MaxAttemptsReached"] is True
-    assert "(reached max retries: 5)" in str(error)
+    assert "(reached max retries: 6)" in str(error)
     assert error.response["message"] == error.response["Error"]["Message"]
     assert stored(memory, "P#1") is None
     assert hooks.calls == []
     assert faulty.faults_injected[fault] == 1
+
+
+@pytest.mark.parametrize(
+    ("retries", "expected"),
+    [
+        ({"mode": "standard", "max_attempts": 6}, 6),
+        ({"mode": "standard", "total_max_attempts": 3}, 2),
+        ({"mode": "standard"}, 2),
+        ({}, 4),
+    ],
+)
+def test_retries_follow_the_botocore_config(retries: dict[str, Any], expected: int) -> None:
+    assert retries_of(Config(retries=retries)) == expected  # type: ignore[arg-type]
 
 
 def test_a_timeout_before_writes_nothing(

@@ -7,11 +7,13 @@ message and ``ResponseMetadata`` (``HTTPStatusCode``, ``RetryAttempts``...), or 
 ``ReadTimeoutError`` / ``ConnectTimeoutError`` -- and either leaves the write unapplied or
 applies it first, as the fault says.
 
-What a fault models. botocore retries throttling, 5xx answers and timeouts by itself (the
-store's ``CLIENT_CONFIG``: standard mode, 6 attempts), so a retryable error the caller gets means
-*every* attempt failed: these errors carry ``RetryAttempts=5`` and ``MaxAttemptsReached`` and say
-"(reached max retries: 5)" as botocore's do. ``TransactionCanceledException`` is never retried
-by botocore (the store retries it itself), so a cancellation arrives after one attempt.
+What a fault models. botocore retries throttling, 5xx answers and timeouts by itself, so a
+retryable error the caller gets means *every* attempt failed. With the store's ``CLIENT_CONFIG``
+(standard mode, ``max_attempts: 6``, which botocore reads as 6 retries after the first attempt)
+these errors carry ``RetryAttempts=6`` and ``MaxAttemptsReached`` and say "(reached max retries:
+6)", exactly as a real client's do (checked against botocore talking to a stub server that always
+throttles). ``TransactionCanceledException`` is never retried by botocore (the store retries it
+itself), so a cancellation arrives after one attempt.
 
 - ``THROTTLE``: ``ProvisionedThroughputExceededException`` (400); nothing written.
 - ``THROTTLING_EXCEPTION``: ``ThrottlingException`` (400), DynamoDB's newer throttling answer;
@@ -45,8 +47,11 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, cast
 
+import urllib3.exceptions
+from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
+from payouts.store.orders import CLIENT_CONFIG
 from payouts_tools.sim.dynamodb import client_error
 
 if TYPE_CHECKING:
@@ -74,9 +79,11 @@ type Decide = Callable[[str, Mapping[str, Any]], DynamoFault | None]
 type Around = Callable[[str, str], None]
 """("before" | "after", operation), called around the inner call."""
 
-DEFAULT_ENDPOINT: Final = "https://dynamodb.us-east-1.amazonaws.com"
-DEFAULT_MAX_ATTEMPTS: Final = 6
-"""botocore's attempts per call in the store's CLIENT_CONFIG (standard retry mode)."""
+DEFAULT_ENDPOINT: Final = "https://dynamodb.us-east-1.amazonaws.com/"
+
+# botocore's retries when a Config says nothing: its default mode is "legacy" (4 retries);
+# "standard" and "adaptive" make 2.
+_DEFAULT_RETRIES: Final = {"legacy": 4, "standard": 2, "adaptive": 2}
 
 # Operation name -> the client method, for the calls this project makes.
 _METHODS: Final = {
@@ -137,8 +144,9 @@ class FaultyDynamoDB:
     """A DynamoDB client wrapper that injects the faults ``decide`` chooses.
 
     ``inner``: the client to call. ``decide``: asked once per call. ``around``: the crash hook.
-    ``endpoint_url`` goes into timeout errors' messages; ``max_attempts`` is botocore's attempts
-    per call (``RetryAttempts`` of a given-up error is one less).
+    ``config``: the botocore Config of the client being modelled (the store's ``CLIENT_CONFIG``
+    by default), which sets how many retries a given-up error reports. ``endpoint_url`` goes
+    into timeout errors' messages (the inner boto3 client's own endpoint by default).
     """
 
     def __init__(
@@ -147,14 +155,14 @@ class FaultyDynamoDB:
         *,
         decide: Decide,
         around: Around | None = None,
-        endpoint_url: str = DEFAULT_ENDPOINT,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        config: Config = CLIENT_CONFIG,
+        endpoint_url: str | None = None,
     ) -> None:
         self._inner = inner
         self._decide = decide
         self._around = around
-        self._endpoint_url = endpoint_url
-        self._retries = max(0, max_attempts - 1)
+        self._endpoint_url = endpoint_url or _endpoint_of(inner)
+        self._retries = retries_of(config)
         self._requests = itertools.count(1)
         self.faults_injected: dict[DynamoFault, int] = dict.fromkeys(DynamoFault, 0)
         """How many times each fault was injected."""
@@ -260,10 +268,15 @@ class FaultyDynamoDB:
         return answer
 
     def _error(self, fault: DynamoFault, operation: str, params: Mapping[str, Any]) -> Exception:
+        endpoint = self._endpoint_url
         if fault in (DynamoFault.TIMEOUT_BEFORE, DynamoFault.TIMEOUT_AFTER):
-            return ReadTimeoutError(endpoint_url=self._endpoint_url)
+            # As botocore raises it: its own error, urllib3's underneath.
+            no_pool: Any = None  # there is no connection pool to name
+            cause = urllib3.exceptions.ReadTimeoutError(no_pool, endpoint, "Read timed out.")
+            return ReadTimeoutError(endpoint_url=endpoint, error=cause)
         if fault is DynamoFault.CONNECT_TIMEOUT:
-            return ConnectTimeoutError(endpoint_url=self._endpoint_url)
+            connect = urllib3.exceptions.ConnectTimeoutError(None, "Connection timed out.")
+            return ConnectTimeoutError(endpoint_url=endpoint, error=connect)
         if fault in _CANCEL_REASONS:
             return self._cancellation(fault, operation, params)
         code, status, message = _GIVE_UP[fault]
@@ -306,3 +319,22 @@ def _as_retried(error: ClientError) -> ClientError:
     metadata["RetryAttempts"] = 1
     response["ResponseMetadata"] = metadata
     return type(error)(response, error.operation_name)  # type: ignore[arg-type]
+
+
+def retries_of(config: Config) -> int:
+    """How many retries botocore makes after the first attempt under ``config``:
+    ``total_max_attempts - 1`` if set, else ``max_attempts`` (botocore's retries-only
+    spelling), else the mode's default."""
+    retries: dict[str, Any] = dict(getattr(config, "retries", None) or {})
+    if "total_max_attempts" in retries:
+        return max(0, int(retries["total_max_attempts"]) - 1)
+    if "max_attempts" in retries:
+        return max(0, int(retries["max_attempts"]))
+    return _DEFAULT_RETRIES.get(str(retries.get("mode", "legacy")), 4)
+
+
+def _endpoint_of(client: object) -> str:
+    endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+    if not isinstance(endpoint, str):
+        return DEFAULT_ENDPOINT
+    return endpoint if endpoint.endswith("/") else endpoint + "/"
