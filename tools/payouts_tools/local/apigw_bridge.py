@@ -13,9 +13,11 @@ variables. Unknown paths get API Gateway's own 403 ``Missing Authentication Toke
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -26,6 +28,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from payouts_tools.local.connection_threads import ConnectionThreads
 from payouts_tools.local.lambda_runtime import Handler, LocalLambdaContext
 
 _log = logging.getLogger(__name__)
@@ -35,6 +38,9 @@ DEFAULT_RESOURCES: Final = ("/callbacks/{provider}",)
 _PARAMETER: Final = re.compile(r"\{([A-Za-z0-9_]+)\}")
 _ACCOUNT_ID: Final = "123456789012"
 _API_ID: Final = "localapi01"
+# How long stop() lets requests in flight (a handler still running) finish before their
+# connections are cut.
+_CONNECTION_GRACE_S: Final = 30.0
 
 type ContextFactory = Callable[[], Any]
 """Makes the Lambda context object for one invocation."""
@@ -145,8 +151,7 @@ class ApiGatewayBridge:
         self._stage = stage
         self._resources = tuple(resources)
         self._context_factory = context_factory or (lambda: LocalLambdaContext("callback"))
-        self._server = ThreadingHTTPServer((LOOPBACK, port), self._request_handler_class())
-        self._server.daemon_threads = True
+        self._server = _BridgeServer(port, self._request_handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             # Short, so stop() returns promptly: the poll interval is how long shutdown() waits.
@@ -166,11 +171,15 @@ class ApiGatewayBridge:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving, release the port and wait for every connection thread (a handler still
+        running finishes first; connections a client left open are cut)."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        left = self._server.connections.close(_CONNECTION_GRACE_S)
+        if left:
+            _log.warning("the bridge's connection threads %s outlived it", left)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -249,6 +258,27 @@ class ApiGatewayBridge:
                 del format, args
 
         return _Handler
+
+
+class _BridgeServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` on loopback whose connection threads and open connections are
+    kept for ``stop`` (a plain one never joins its daemon threads: they outlived the bridge)."""
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.connections = ConnectionThreads("apigw-bridge-request")
+        super().__init__((LOOPBACK, port), handler)
+
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Serve the connection on a thread ``connections`` keeps."""
+        serve = functools.partial(self.process_request_thread, request, client_address)
+        self.connections.spawn(request, serve)
+
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        """Forget the connection, then close it."""
+        self.connections.forget(request)
+        super().shutdown_request(request)
 
 
 def _proxy_answer(answer: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -8,8 +8,10 @@ same tables, queues and functions as every client made here.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import socket
 import threading
 import urllib.request
 from types import TracebackType
@@ -17,10 +19,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self, overload
 
 import boto3
 from botocore.config import Config
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from payouts_tools.local.connection_threads import ConnectionThreads
 from payouts_tools.local.environment import EnvironmentPatch
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -30,8 +35,15 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+log = logging.getLogger(__name__)
+
 LOOPBACK: Final = "127.0.0.1"
 REGION: Final = "us-east-1"
+
+# How often the accept loop checks for shutdown: bounds how long stop() waits for it.
+_ACCEPT_POLL_S: Final = 0.05
+# How long stop() lets requests in flight finish before their connections are cut.
+_CONNECTION_GRACE_S: Final = 10.0
 
 # moto accepts any credentials; these say so wherever they show up.
 FAKE_CREDENTIALS: Final = {
@@ -57,17 +69,24 @@ CLIENT_CONFIG: Final = Config(
 
 
 class EmbeddedAws:
-    """``moto.server.ThreadedMotoServer`` on ``127.0.0.1`` and a free port.
+    """moto's server application (as ``moto.server.ThreadedMotoServer`` runs it) on
+    ``127.0.0.1`` and a free port.
 
     ``start()`` binds port 0, then sets ``MOTO_PORT`` to the port it got before anything can
     start an execution (moto's interpreter reads ``MOTO_PORT`` when it makes a client, so this is
     as good as setting it before the start, without the race of probing for a free port first),
     and POSTs the execution config to ``/moto-api/config``.
+
+    Not ``ThreadedMotoServer`` itself: its ``stop()`` stops accepting but never waits for the
+    server's connection threads (daemons), so the one that answered the last request (stop's own
+    POST) could still be ending, and one waiting on a connection a client opened but sent nothing
+    on would never end. ``stop()`` here waits for every one of them (``ConnectionThreads``).
     """
 
     def __init__(self, region: str = REGION) -> None:
         self.region = region
-        self._server: Any = None
+        self._server: _MotoServer | None = None
+        self._serving: threading.Thread | None = None
         self._port: int | None = None
         self._environment = EnvironmentPatch()
         self._werkzeug_level: int | None = None
@@ -77,28 +96,41 @@ class EmbeddedAws:
 
     def start(self) -> Self:
         """Start the server and configure it; returns self."""
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - moto is heavy; load on use
-
         if self._server is not None:
             raise RuntimeError("the embedded AWS is already started")
         self._quiet_request_log()
-        server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        server.start()
+        server = _moto_server()
+        self._serving = threading.Thread(
+            target=server.serve_forever,
+            # Short, so stop() returns promptly: the poll interval is how long shutdown() waits.
+            kwargs={"poll_interval": _ACCEPT_POLL_S},
+            name="moto-server",
+            daemon=True,
+        )
+        self._serving.start()
         self._server = server
-        self._port = int(server.get_host_and_port()[1])
+        self._port = int(server.server_port)
         self._environment.set({"MOTO_PORT": str(self._port)})
         self._post_config(EXECUTION_CONFIG)
         return self
 
     def stop(self) -> None:
-        """Forget every resource, stop serving, close the port and undo ``MOTO_PORT``."""
+        """Forget every resource, stop serving, close the port, wait for every connection
+        thread (cutting connections a client left open) and undo ``MOTO_PORT``."""
         if self._server is None:
             return
+        server = self._server
         try:
             self._post("/moto-api/reset", {})
             self._post_config(_MOTO_DEFAULT_CONFIG)
         finally:
-            self._server.stop()
+            server.shutdown()  # werkzeug's serve_forever closes the listening socket on return
+            if self._serving is not None:
+                self._serving.join()
+                self._serving = None
+            left = server.connections.close(_CONNECTION_GRACE_S)
+            if left:
+                log.warning("moto's connection threads %s outlived the embedded AWS", left)
             self._server = None
             self._clients.clear()
             self._environment.restore()
@@ -196,3 +228,34 @@ class EmbeddedAws:
         )
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             answer.read()
+
+
+class _MotoServer(ThreadedWSGIServer):
+    """werkzeug's threaded server on loopback (as ``ThreadedMotoServer`` makes it) whose
+    connection threads and open connections are kept for ``stop``."""
+
+    def __init__(self, app: WSGIApplication, handler: type[WSGIRequestHandler]) -> None:
+        self.connections = ConnectionThreads("moto-request")
+        super().__init__(LOOPBACK, 0, app, handler)
+
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Serve the connection on a thread ``connections`` keeps."""
+        serve = functools.partial(self.process_request_thread, request, client_address)
+        self.connections.spawn(request, serve)
+
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        """Forget the connection, then close it."""
+        self.connections.forget(request)
+        super().shutdown_request(request)
+
+
+def _moto_server() -> _MotoServer:
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto is heavy; load on use
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    return _MotoServer(DomainDispatcherApplication(create_backend_app), MotoRequestHandler)
