@@ -314,12 +314,14 @@ def test_the_policy_follows_the_settings() -> None:
             "CALLBACK_BASE_URL": "https://example.invalid/dev",
             "REPLAY_TOLERANCE_SECONDS": "60",
             "CALLBACK_CONFIRM_BY_QUERY": '["gateway_v2"]',
+            "CALLBACK_QUERY_WINDOW_SECONDS": "5",
         },
     )
 
     policy = CallbackPolicy.from_settings(settings)
 
     assert policy.replay_tolerance == timedelta(seconds=60)
+    assert policy.query_window == timedelta(seconds=5)
     assert policy.max_body_bytes == 64 * 1024
     assert policy.confirm_by_query == {"gateway_v2"}
     assert policy.content_types == {"application/json"}

@@ -17,6 +17,7 @@ def test_the_defaults_are_the_safe_ones() -> None:
     assert settings.replay_tolerance_seconds == 300
     assert settings.callback_content_types == {"application/json"}
     assert settings.callback_confirm_by_query == frozenset()
+    assert settings.callback_query_window_seconds == 30
     assert settings.notify_url("pg_v2") == "https://api.example.invalid/dev/callbacks/pg_v2"
 
 
@@ -43,6 +44,8 @@ def test_lists_arrive_as_json_and_media_types_are_lower_cased() -> None:
         ("REPLAY_TOLERANCE_SECONDS", "86400"),
         ("MAX_CALLBACK_BODY_BYTES", "10"),
         ("CONFIRM_QUERY_TIMEOUT_SECONDS", "60"),
+        ("CALLBACK_QUERY_WINDOW_SECONDS", "-1"),
+        ("CALLBACK_QUERY_WINDOW_SECONDS", "86400"),
     ],
 )
 def test_values_outside_their_bounds_are_refused(name: str, value: str) -> None:
