@@ -11,13 +11,15 @@ The order of operations is the contract (issue 5, DESIGN.md "Callbacks"):
 4. the order, by our merchant order number, else by the provider's id -> ``UnknownOrder`` (404);
 5. a payload the adapter does not trust (or an operator told us not to) only triggers a query,
    and the query's answer is applied instead (``ConfirmationUnavailable``, 503, when it gives
-   none);
+   none); no query for an order it cannot change, at most one per order and reported status per
+   window (``query_skipped``), and the callback is then acknowledged only if nothing is lost;
 6. ``settlement.apply_verdict`` decides (conditional writes: duplicates and late callbacks change
    nothing; amount or currency mismatches are escalated, never applied);
 7. the provider's own acknowledgement, only once what had to be written is written.
 
-Steps 1-4 write nothing. Every refusal is counted (metric) and logged with the source IP; no
-signature, key or beneficiary detail is ever logged or stored in clear.
+Steps 1-4 write nothing. A callback that changes nothing is recorded once per distinct body.
+Every refusal is counted (metric) and logged with the source IP; no signature, key or
+beneficiary detail is ever logged or stored in clear.
 """
 
 from __future__ import annotations
