@@ -1,0 +1,118 @@
+"""The simulation: the same seed replays exactly, the fixed seeds hold every money rule under the
+``storm`` mix, and the referee does catch a system that breaks them (each planted bug below is
+one the system once had, or the simplest way to pay twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from payouts.providers.base import QueryKind
+from payouts.services import callbacks as callback_service
+from payouts.services.settlement import Verdict
+from payouts.store import OrderStore, Stale
+from payouts_tools.sim.config import SimConfig
+from payouts_tools.sim.faults import mix_named
+from payouts_tools.sim.run import SimResult, config_for, simulate
+
+# Seeds run by every `make test`: 8 x 2,500 = 20,000 payouts under the storm mix.
+FIXED_SEEDS = (101, 102, 103, 104, 105, 106, 107, 108)
+PAYOUTS_PER_SEED = 2500
+
+
+def explain(result: SimResult) -> str:
+    return "\n".join([*result.violations[:20], f"replay: {result.replay_command()}"])
+
+
+@pytest.mark.parametrize("seed", FIXED_SEEDS)
+def test_a_storm_breaks_no_money_rule(seed: int) -> None:
+    result = simulate(config_for(seed, PAYOUTS_PER_SEED, "storm"))
+
+    assert result.ok, explain(result)
+    assert sum(result.faults.values()) > PAYOUTS_PER_SEED  # the storm really blew
+    assert result.final_statuses.get("SUCCEEDED", 0) > PAYOUTS_PER_SEED * 0.8
+
+
+def test_the_same_seed_replays_the_same_run_and_another_seed_does_not() -> None:
+    first = simulate(config_for(7, 150, "storm"))
+    again = simulate(config_for(7, 150, "storm"))
+    other = simulate(config_for(8, 150, "storm"))
+
+    assert first.digest == again.digest
+    assert first.faults == again.faults
+    assert first.final_statuses == again.final_statuses
+    assert other.digest != first.digest
+
+
+def test_without_faults_every_payout_settles_and_nobody_is_asked_to_decide() -> None:
+    result = simulate(config_for(3, 500, "none"))
+
+    assert result.ok, explain(result)
+    assert result.escalations == {}
+    assert set(result.final_statuses) <= {"SUCCEEDED", "FAILED"}
+    assert sum(result.final_statuses.values()) == 500
+
+
+# ---- the referee catches planted bugs ----------------------------------------------------------
+
+
+def planted(mix: str, payouts: int = 300, **rates: float) -> SimConfig:
+    return replace(config_for(11, payouts, mix), mix=mix_named(mix, **rates))
+
+
+@pytest.fixture
+def stale_on_throughput(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The store as it was: a transaction cancelled for throughput past its retries reported as
+    Stale ("someone else won"), which intake took for a lost race."""
+    transact = OrderStore._transact  # noqa: SLF001 - the method the bug lived in
+
+    def old_transact(self: OrderStore, items: Any, after: Any) -> Any:
+        try:
+            return transact(self, items, after)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return Stale(self.get(after.payout_id))
+            raise
+
+    monkeypatch.setattr(OrderStore, "_transact", old_transact)
+    yield
+
+
+@pytest.mark.usefixtures("stale_on_throughput")
+def test_the_referee_catches_a_message_acknowledged_while_its_order_is_stranded() -> None:
+    result = simulate(planted("none", ddb_cancel_throttling=0.6))
+
+    assert any("while RECEIVED: never sent" in text for text in result.violations)
+
+
+def test_the_referee_catches_a_callback_believed_the_wrong_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    honest = callback_service.verdict_from_callback
+
+    def paid_read_as_failed(event: Any) -> Verdict:
+        verdict = honest(event)
+        if verdict.kind is QueryKind.SUCCEEDED:
+            return replace(verdict, kind=QueryKind.FAILED)
+        return verdict
+
+    monkeypatch.setattr(callback_service, "verdict_from_callback", paid_read_as_failed)
+    result = simulate(planted("none"))
+
+    assert any("FAILED while the provider paid it" in text for text in result.violations)
+
+
+def test_the_referee_catches_a_create_sent_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from payouts.services import intake as intake_service  # noqa: PLC0415
+
+    async def claim_without_writing(self: Any, order: Any, provider: str) -> Any:
+        return order.model_copy(update={"status": "SUBMITTING", "provider": provider})
+
+    monkeypatch.setattr(intake_service.Intake, "_claim", claim_without_writing)
+    result = simulate(planted("none", sqs_copies=0.5))
+
+    assert any("paid 2 times" in text for text in result.violations)
