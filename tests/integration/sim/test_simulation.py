@@ -4,7 +4,6 @@ one the system once had, or the simplest way to pay twice)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -65,10 +64,10 @@ def planted(mix: str, payouts: int = 300, **rates: float) -> SimConfig:
 
 
 @pytest.fixture
-def stale_on_throughput(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def stale_on_throughput(monkeypatch: pytest.MonkeyPatch) -> None:
     """The store as it was: a transaction cancelled for throughput past its retries reported as
     Stale ("someone else won"), which intake took for a lost race."""
-    transact = OrderStore._transact  # noqa: SLF001 - the method the bug lived in
+    transact = OrderStore._transact  # the method the bug lived in
 
     def old_transact(self: OrderStore, items: Any, after: Any) -> Any:
         try:
@@ -79,7 +78,6 @@ def stale_on_throughput(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             raise
 
     monkeypatch.setattr(OrderStore, "_transact", old_transact)
-    yield
 
 
 @pytest.mark.usefixtures("stale_on_throughput")
