@@ -115,7 +115,10 @@ RESPONSES: Final[dict[int, OpenAPIResponse]] = {
     413: _refusal("Body larger than the configured limit. Nothing written."),
     415: _refusal("Content-Type missing or not application/json. Nothing written."),
     500: _refusal("Not processed (store or configuration trouble); the provider retries."),
-    503: _refusal("The query confirming an untrusted callback got no answer; retried."),
+    503: _refusal(
+        "The query confirming an untrusted callback got no answer, or one was just made for "
+        "this settled order and status; the provider retries later."
+    ),
 }
 REQUEST_BODY: Final = {
     "required": True,
