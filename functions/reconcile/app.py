@@ -39,6 +39,7 @@ METRICS: dict[str, str] = {
     "checked": "OrdersChecked",
     "settled": "OrdersSettled",
     "resent": "OrdersResent",
+    "sent": "NeverSentOrdersSent",
     "escalated": "OrderEscalated",
     "error": "ReconcileErrors",
     "provider_calls": "ProviderCalls",

@@ -201,8 +201,30 @@ def test_orders_not_due_or_already_settled_are_skipped_without_a_provider_call(
     assert world.gateway.queries == []
 
 
-def test_a_received_order_that_fell_due_is_escalated_never_sent(world: World) -> None:
+def test_a_received_order_that_fell_due_is_sent_by_the_loop_under_its_own_number(
+    world: World,
+) -> None:
+    # RECEIVED proves its create never left (its message was dead-lettered or lost), so the
+    # loop sends it, claimed first, exactly as intake would have.
     store_order(world.store, "PO-1", S.RECEIVED)
+
+    report = world.run("PO-1")
+
+    order = world.order("PO-1")
+    assert report.checks[0].outcome is CheckOutcome.SENT
+    assert world.gateway.creates == ["PO-1"]
+    assert order.status is S.SUBMITTED
+    assert order.submit_attempts == 1
+    assert order.needs_review is False
+    kinds = world.kinds("PO-1")
+    assert (kinds.count(EvidenceKind.CREATE_SENT), kinds.count(EvidenceKind.CREATE_ANSWER)) == (
+        1,
+        1,
+    )
+
+
+def test_a_received_order_the_loop_cannot_send_is_escalated_never_sent(world: World) -> None:
+    store_order(world.store, "PO-1", S.RECEIVED, submit_attempts=3)
 
     first = world.run("PO-1")
     world.clock.advance(3600)

@@ -13,7 +13,6 @@ import pytest
 
 from payouts.domain.order import Evidence, EvidenceKind
 from payouts.domain.status import OrderStatus
-from payouts.services.reconcile import NEVER_SENT_REASON
 from payouts.store import Applied
 from payouts_tools.sandbox import EntryKind, Outcome, Provider
 from tests.integration.reconcile.loop_stack import LoopLimits, LoopStack, loop_stack
@@ -69,7 +68,8 @@ def test_the_loop_follows_every_kind_of_order_to_its_end(monkeypatch: pytest.Mon
         sandbox.script(PG, "PO-LOST-PG", Outcome.SUCCESS, after_queries=2)
         store_order(loop.store, "PO-LOST-PG", S.UNKNOWN, method="UPI")
         store_order(loop.store, "PO-LOST-GW", S.UNKNOWN, method="ALIPAY")
-        # Stored, never sent (its message died in the DLQ).
+        # Stored, never sent (its message died in the DLQ): the loop sends it itself.
+        sandbox.script(GW, "PO-UNSENT", Outcome.SUCCESS, after_queries=1)
         store_order(loop.store, "PO-UNSENT", S.RECEIVED)
 
         result = loop.run(timeout_s=90)
@@ -84,7 +84,7 @@ def test_the_loop_follows_every_kind_of_order_to_its_end(monkeypatch: pytest.Mon
             "PO-STALE": S.SUCCEEDED,
             "PO-LOST-PG": S.SUCCEEDED,
             "PO-LOST-GW": S.UNKNOWN,
-            "PO-UNSENT": S.RECEIVED,
+            "PO-UNSENT": S.SUCCEEDED,
         }
         assert {pid: loop.order(pid).status for pid in expected} == expected
         # The one that never resolves was escalated at its deadline, never failed.
@@ -93,7 +93,7 @@ def test_the_loop_follows_every_kind_of_order_to_its_end(monkeypatch: pytest.Mon
         assert never.review_reason is not None
         assert never.review_reason.startswith("unresolved for more than 4 h")
         assert loop.order("PO-LOST-GW").needs_review is True
-        assert loop.order("PO-UNSENT").review_reason == NEVER_SENT_REASON
+        assert loop.order("PO-UNSENT").needs_review is False
         assert not any(loop.order(pid).needs_review for pid in ("PO-FIRST", "PO-TENTH"))
         # Exactly the orders that succeeded were paid, each once.
         paid = {pid for pid, status in expected.items() if status is S.SUCCEEDED}
@@ -103,7 +103,7 @@ def test_the_loop_follows_every_kind_of_order_to_its_end(monkeypatch: pytest.Mon
         creates = Counter((view.provider, view.merchant_no) for view in sandbox.orders())
         assert creates[(PG, "PO-LOST-PG")] == 1
         assert creates[(GW, "PO-LOST-GW")] == 0
-        assert creates[(GW, "PO-UNSENT")] == 0
+        assert creates[(GW, "PO-UNSENT")] == 1  # sent once, by the loop
         tenth = next(view for view in sandbox.orders() if view.merchant_no == "PO-TENTH")
         assert tenth.queries == 10
         assert not loop.lease_item_exists()

@@ -13,8 +13,10 @@ The state machine (``statemachine/reconcile.asl.json``) only routes; every decis
 Per-order rules (DESIGN.md "The reconcile loop", providers.md "Rules that follow"):
 
 =================  ================================================================================
-RECEIVED           never sent by the loop: escalated ("never sent; redrive the DLQ or resubmit"),
-                   then looked at again at the backoff cap
+RECEIVED           provably never sent (its message was dead-lettered or lost): the loop claims it
+                   and sends its create under its own number, as intake would; escalated ("never
+                   sent; redrive the DLQ or resubmit") only when that fails max_submit_attempts
+                   times or no provider is configured for it
 SUBMITTING         still in flight: looked at again once it would be stale; stale (not updated for
                    ``stale_submitting_after``): SUBMITTING -> UNKNOWN with evidence, then queried
 SUBMITTED/UNKNOWN  queried. PENDING: stays, checked later (UNKNOWN becomes SUBMITTED). SUCCEEDED /
@@ -291,6 +293,7 @@ class CheckOutcome(StrEnum):
     SETTLED = "SETTLED"  # a terminal answer was applied
     PENDING = "PENDING"  # still unresolved; checked again later
     RESENT = "RESENT"  # the create was re-sent under the same merchant number
+    SENT = "SENT"  # a never-sent (RECEIVED) order's create was sent by the loop
     DEFERRED = "DEFERRED"  # in flight (SUBMITTING, not stale yet); looked at again later
     SKIPPED = "SKIPPED"  # not due any more, settled meanwhile, or gone
     RACED = "RACED"  # someone else changed the order first; the next sweep decides
@@ -372,7 +375,7 @@ class Reconciler:
             status = order.status if order is not None else None
             return CheckReport(payout_id, CheckOutcome.SKIPPED, status, why=skip or "")
         if order.status is S.RECEIVED:
-            return self._never_sent(order, now)
+            return await self._never_sent(order, now)
         if order.status is S.SUBMITTING:
             if now - order.updated_at < self._policy.stale_submitting_after:
                 return self._in_flight(order, now)
@@ -384,15 +387,41 @@ class Reconciler:
 
     # ---- the per-order rules -------------------------------------------------------------------
 
-    def _never_sent(self, order: Order, now: datetime) -> CheckReport:
-        note = Evidence(
-            kind=EvidenceKind.SCHEDULE,
-            summary="due while RECEIVED: its create was never sent",
-            detail={"next_check_was": _iso(order.next_check_at)},
-            at=now,
+    async def _never_sent(self, order: Order, now: datetime) -> CheckReport:
+        """A RECEIVED order past its grace: its message was dead-lettered, lost, or its create
+        provably never left. Being RECEIVED proves nothing was sent, so the loop sends it itself
+        (claimed first, under its own number), up to ``max_submit_attempts``; only an order it
+        cannot send (no provider, or every attempt failed to leave) goes to a person."""
+        provider = self._provider_for(order)
+        if isinstance(provider, str) or order.submit_attempts >= self._policy.max_submit_attempts:
+            note = Evidence(
+                kind=EvidenceKind.SCHEDULE,
+                summary="due while RECEIVED: its create was never sent",
+                detail={"next_check_was": _iso(order.next_check_at)},
+                at=now,
+                actor=ACTOR,
+            )
+            reason = provider if isinstance(provider, str) else NEVER_SENT_REASON
+            return self._follow_up(order, now, note, escalate_reason=reason)
+        plan = SendPlan(
+            reason="stored RECEIVED past its grace and never sent (its message was dead-lettered "
+            "or lost): it provably never left, so the loop sends it under its own number",
+            in_flight_for=self._policy.stale_submitting_after,
+            first_check_after=self._policy.first_check_after,
+            previously_sent=False,
             actor=ACTOR,
         )
-        return self._follow_up(order, now, note, escalate_reason=NEVER_SENT_REASON)
+        sent = await claim_and_send(self._store, provider, order, plan, self._clock)
+        logger.info(
+            "never-sent order sent by the reconcile loop",
+            payout_id=order.payout_id,
+            provider=provider.name,
+            result=sent.result.value,
+            status=sent.order.status.value,
+        )
+        if sent.result is SubmissionResult.LOST_CLAIM:
+            return CheckReport(order.payout_id, CheckOutcome.RACED, why="changed while sending")
+        return CheckReport(order.payout_id, CheckOutcome.SENT, sent.order.status, provider_calls=1)
 
     def _in_flight(self, order: Order, now: datetime) -> CheckReport:
         # Look again once it would be stale. updated_at is kept as it is: it is the claim's time,
