@@ -12,7 +12,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # pip prints a warning per package for this machine's optional local mirrors; keep output readable.
 PIP_FILTER := grep -v "^WARNING: Location 'file://" || true
 
-.PHONY: help venv test unit lint lint-python lint-infra demo up build bench lock clean
+.PHONY: help venv test unit lint lint-python lint-infra demo up sim build bench lock clean
 
 help: ## list the verbs
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ lint-infra: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
 
 demo: venv ## the whole system on this machine: publish payouts, follow them, check the ledger
 	$(BIN)/payouts demo
+
+sim: venv ## the simulation: 100,000 payouts under the storm mix, every money rule checked
+	$(BIN)/payouts sim --faults storm --payouts 5000 --seed 1 --seeds 20 --jobs 2
 
 up: venv ## the local stack, running until Ctrl-C
 	$(BIN)/payouts up

@@ -446,11 +446,20 @@ def sim(
 
     from payouts_tools.sim.report import as_json as sim_json  # noqa: PLC0415 - heavy
     from payouts_tools.sim.report import as_text  # noqa: PLC0415
-    from payouts_tools.sim.run import simulate_many  # noqa: PLC0415
+    from payouts_tools.sim.run import SimResult, simulate_many  # noqa: PLC0415
 
     started = time.perf_counter()
+
+    def progress(result: SimResult) -> None:
+        if not as_json:  # a line per finished seed on stderr, so a long run never sits blank
+            state = "ok" if result.ok else f"{len(result.violations)} VIOLATION(S)"
+            elapsed = time.perf_counter() - started
+            typer.echo(f"  seed {result.seed}: {state} ({elapsed:.0f} s)", err=True)
+
     try:
-        results = simulate_many(range(seed, seed + seeds), payouts, faults, jobs=jobs)
+        results = simulate_many(
+            range(seed, seed + seeds), payouts, faults, jobs=jobs, on_result=progress
+        )
     except ValueError as error:
         raise CliError(str(error)) from None
     wall = time.perf_counter() - started

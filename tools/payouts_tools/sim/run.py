@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -158,11 +158,31 @@ def _simulate_args(args: tuple[int, int, str]) -> SimResult:
 
 
 def simulate_many(
-    seeds: Sequence[int], payouts: int, mix: str, *, jobs: int = 1
+    seeds: Sequence[int],
+    payouts: int,
+    mix: str,
+    *,
+    jobs: int = 1,
+    on_result: Callable[[SimResult], None] | None = None,
 ) -> list[SimResult]:
-    """Run several seeds, ``jobs`` processes at a time (each run stays single-threaded)."""
+    """Run several seeds, ``jobs`` processes at a time (each run stays single-threaded), in seed
+    order; ``on_result`` hears of each run as it ends (progress for a person)."""
     work = [(seed, payouts, mix) for seed in seeds]
+    results: list[SimResult] = []
     if jobs <= 1 or len(work) <= 1:
-        return [_simulate_args(item) for item in work]
+        finished: Iterable[SimResult] = map(_simulate_args, work)
+        return _collect(finished, results, on_result)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(_simulate_args, work))
+        return _collect(pool.map(_simulate_args, work), results, on_result)
+
+
+def _collect(
+    finished: Iterable[SimResult],
+    results: list[SimResult],
+    on_result: Callable[[SimResult], None] | None,
+) -> list[SimResult]:
+    for result in finished:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
