@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 
 from payouts_tools.sim.run import SimResult
+
+_WIDTH = 80  # the report reads well in an 80-column terminal and in a CI log
 
 
 def as_json(results: Sequence[SimResult]) -> str:
@@ -55,12 +58,22 @@ def _run_lines(result: SimResult) -> list[str]:
     lines = [
         f"seed {result.seed} · {result.mix} · {result.payouts:,} payouts · "
         f"{result.virtual_hours:g} virtual h · {result.wall_seconds:g} s wall",
-        f"  digest {result.digest[:16]}  statuses "
-        + " ".join(f"{status}={count}" for status, count in result.final_statuses.items()),
+        *textwrap.wrap(
+            f"digest {result.digest[:16]}  statuses "
+            + " ".join(f"{status}={count}" for status, count in result.final_statuses.items()),
+            width=_WIDTH,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        ),
         f"  resolution p50/p95/p99 {res['p50']:g} / {res['p95']:g} / {res['p99']:g} s virtual"
         f" · dead-lettered {result.dead_lettered}",
-        f"  faults injected {sum(result.faults.values()):,}: "
-        + ", ".join(f"{kind}={count}" for kind, count in sorted(result.faults.items())),
+        *textwrap.wrap(
+            f"faults injected {sum(result.faults.values()):,}: "
+            + ", ".join(f"{kind}={count}" for kind, count in sorted(result.faults.items())),
+            width=_WIDTH,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        ),
         f"  escalated {result.escalations_per_1000:.2f} per 1,000:",
     ]
     lines.extend(f"    {count:5d}  {reason}" for reason, count in result.escalations.items())
