@@ -40,6 +40,9 @@ class Order(BaseModel):
     first_unresolved_at: datetime | None = None
     needs_review: bool = False
     review_reason: str | None = None
+    # Who closed the order by hand (``operator:<name>``), so a later provider answer that
+    # contradicts the close is escalated naming it; None for every order a provider settled.
+    closed_by: str | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Final
 
 from payouts.domain.order import Evidence, EvidenceKind, Order
-from payouts.domain.status import OrderStatus, can_transition
+from payouts.domain.status import OrderStatus, provider_may_move
 from payouts.providers.base import QueryKind, QueryOutcome
 from payouts.store import Applied, OrderStore
 
@@ -142,7 +142,7 @@ def _apply_once(
         return Unchanged(order, f"{verdict.kind} settles nothing")
     if order.status is target:
         return Unchanged(order, f"already {target}")
-    if not can_transition(order.status, target):
+    if not provider_may_move(order.status, target):
         return _refused_move(store, order, verdict, evidence, now)
     problem = mismatch(order, verdict)
     if problem is not None:
@@ -158,9 +158,20 @@ def _refused_move(
     # A terminal order hearing another terminal verdict means the provider contradicts itself
     # (or someone forged a convincing message): a person must look. Anything else is just late.
     if order.is_terminal and verdict.kind in _TERMINAL_VERDICTS and not order.needs_review:
-        reason = f"provider says {verdict.kind} ({verdict.source}) but the order is {order.status}"
-        return escalate(store, order, reason, evidence, now)
+        return escalate(store, order, contradiction(order, verdict), evidence, now)
     return Unchanged(order, f"{verdict.kind} after {order.status} is out of order; ignored")
+
+
+def contradiction(order: Order, verdict: Verdict) -> str:
+    """The review reason for a terminal ``order`` that ``verdict`` contradicts; it names the
+    person when one closed the order, since it is their decision that is now in question."""
+    said = f"provider says {verdict.kind} ({verdict.source})"
+    if order.closed_by is not None:
+        return (
+            f"contradiction: {said} but {order.closed_by} closed the order {order.status} "
+            f"by hand ({order.status_reason}); check with the provider"
+        )
+    return f"{said} but the order is {order.status}"
 
 
 def _changes_for(
