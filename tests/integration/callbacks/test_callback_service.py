@@ -28,6 +28,7 @@ from payouts.services.callbacks import (
     handle_callback,
     settle,
 )
+from payouts.services.operator import close_order
 from payouts.services.settlement import Escalated, Verdict
 from payouts.store import Applied, OrderStore
 from tests.integration.callbacks.callback_support import (
@@ -359,3 +360,39 @@ def test_a_retry_of_an_applied_callback_is_not_recorded_again(
 
 def _no_history_reads(payout_id: str) -> list[Evidence]:
     raise AssertionError(f"the whole history of {payout_id} was read")
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+@pytest.mark.parametrize(
+    ("closed_as", "reported"),
+    [(S.FAILED, QueryKind.SUCCEEDED), (S.SUCCEEDED, QueryKind.FAILED)],
+)
+def test_a_callback_contradicting_a_persons_close_escalates_never_moves(
+    store: OrderStore,
+    order: Order,
+    closed_as: OrderStatus,
+    reported: QueryKind,
+    *,
+    trusted: bool,
+) -> None:
+    # Terminal orders are not polled, but a callback still arrives: signed and trusted, or
+    # confirmed by a query that says the same.
+    closed = close_order(
+        store,
+        order.payout_id,
+        closed_as,
+        reason="provider support said so",
+        reference="ticket 9",
+        operator="alice",
+        now=T0,
+    )
+    provider = StubProvider(replace(EVENT, kind=reported, trusted=trusted), _answer(reported))
+
+    _handle(store, provider)
+
+    stored = store.get(order.payout_id)
+    assert stored is not None
+    assert (stored.status, stored.needs_review) == (closed.status, True)
+    assert stored.review_reason is not None
+    assert f"operator:alice closed the order {closed_as} by hand" in stored.review_reason
+    assert provider.queries == (0 if trusted else 1)

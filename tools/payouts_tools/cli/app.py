@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -92,7 +93,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-orders_app = typer.Typer(help="One payout order: list, show, requery, resubmit, review.")
+orders_app = typer.Typer(help="One payout order: list, show, requery, resubmit, review, close.")
 dlq_app = typer.Typer(help="The payout requests' dead-letter queue.")
 app.add_typer(orders_app, name="orders", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq", no_args_is_help=True)
@@ -310,6 +311,52 @@ def review_order(
         render.print_json({"order": order_view(order)})
         return
     render.console().print(f"{order.payout_id}: review resolved, status {order.status.value}")
+
+
+class CloseStatus(StrEnum):
+    """What a person may close an order as."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@orders_app.command("close")
+def close_order(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="Payout id, or <provider>:<provider order id>.")],
+    *,
+    status: Annotated[CloseStatus, typer.Option("--status", help="How the payout ended.")],
+    reason: Annotated[str, typer.Option(help="What you found (recorded as evidence).")] = "",
+    reference_text: Annotated[
+        str | None,
+        typer.Option(
+            "--reference", help="The provider's ticket or statement line (required for SUCCEEDED)."
+        ),
+    ] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Required: this order's outcome is now final.")
+    ] = False,
+    operator: Operator = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Finish an escalated order as SUCCEEDED or FAILED on your word (never over a final status)."""
+    if not confirm:
+        raise CliError("close makes the order's outcome final: add --confirm once you are sure")
+    order = operations.close(
+        _target(ctx).store,
+        reference,
+        OrderStatus(status.value),
+        reason=reason,
+        reference_text=reference_text,
+        operator=operator or getpass.getuser(),
+        now=utc_now(),
+    )
+    if as_json:
+        render.print_json({"order": order_view(order)})
+        return
+    render.console().print(
+        f"{order.payout_id}: closed by you, now ", render.status_text(order.status.value)
+    )
 
 
 # ---- stats, publish, dlq ------------------------------------------------------------------------

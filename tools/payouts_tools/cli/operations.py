@@ -16,6 +16,7 @@ from payouts.domain.errors import InvalidRequest
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.request import parse_request, unwrap_envelope
 from payouts.domain.status import UNRESOLVED, OrderStatus
+from payouts.services.operator import CloseRefused, close_order
 from payouts.store import Applied, OrderStore, OrderSummary
 from payouts_tools.cli.target import CliError
 from payouts_tools.cli.views import money, summary_of
@@ -114,6 +115,33 @@ def resolve_review(
         if isinstance(result, Applied):
             return result.order
     raise CliError(f"order {reference} kept changing; try again")
+
+
+def close(
+    store: OrderStore,
+    reference: str,
+    to: OrderStatus,
+    *,
+    reason: str,
+    reference_text: str | None,
+    operator: str,
+    now: datetime,
+) -> Order:
+    """Close an escalated order as SUCCEEDED or FAILED on a person's word (``services.operator``);
+    CliError, with nothing written, when the close is refused."""
+    order = get_order(store, reference)
+    try:
+        return close_order(
+            store,
+            order.payout_id,
+            to,
+            reason=reason,
+            reference=reference_text,
+            operator=operator,
+            now=now,
+        )
+    except CloseRefused as error:
+        raise CliError(str(error)) from None
 
 
 @dataclass(frozen=True)
