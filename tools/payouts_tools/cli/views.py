@@ -20,10 +20,11 @@ from payouts.store import OrderSummary
 _NOT_PERSONAL: Final = frozenset({"method", "pix_key_type"})
 
 
-def money(value: int | None, currency: str | None) -> str:
-    """``50000, "CNY"`` -> ``"500.00 CNY"``; what is unknown stays visible as unknown."""
+def money(value: int | None, currency: str | None) -> str | None:
+    """``50000, "CNY"`` -> ``"500.00 CNY"``; None when either is unknown (JSON says null, and
+    tables show their own mark for unknown: a "?" in JSON would read as a value)."""
     if value is None or currency is None:
-        return "?"
+        return None
     try:
         return f"{to_decimal_string(value, currency)} {currency}"
     except MoneyError:
