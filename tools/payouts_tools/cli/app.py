@@ -23,7 +23,9 @@ from typer.exceptions import Abort, TyperException
 from payouts.domain.order import utc_now
 from payouts.domain.status import OrderStatus
 from payouts.settings import SettingsError
+from payouts.settings.base import KNOWN_PROVIDERS
 from payouts_tools.cli import operations, render
+from payouts_tools.cli.operations import DeadLetter
 from payouts_tools.cli.target import (
     DEFAULT_STACK_NAME,
     CliError,
@@ -167,7 +169,9 @@ def list_orders(
     status: Annotated[
         list[OrderStatus] | None, typer.Option("--status", "-s", help="Repeat for several.")
     ] = None,
-    provider: Annotated[str | None, typer.Option(help="gateway_v2 or pg_v2.")] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="gateway_v2 or pg_v2.", callback=_known_provider)
+    ] = None,
     from_day: FromDay = None,
     to_day: ToDay = None,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days back from --to.")] = 7,
@@ -179,15 +183,16 @@ def list_orders(
 ) -> None:
     """Orders by status, provider and creation day, or those flagged for review (no Scan)."""
     first, last = operations.day_range(utc_now(), _utc(from_day), _utc(to_day), days)
-    rows = operations.list_orders(
-        _target(ctx).store,
-        statuses=status or [],
-        first_day=first,
-        last_day=last,
-        provider=provider,
-        review_only=review,
-        limit=limit,
-    )
+    with render.waiting(_reading(first, last), enabled=render.spinner_wanted(as_json=as_json)):
+        rows = operations.list_orders(
+            _target(ctx).store,
+            statuses=status or [],
+            first_day=first,
+            last_day=last,
+            provider=provider,
+            review_only=review,
+            limit=limit,
+        )
     views = [summary_view(row) for row in rows]
     if as_json:
         render.print_json({"orders": views, "count": len(views)})
@@ -203,9 +208,10 @@ def show_order(
 ) -> None:
     """One order and its evidence timeline (beneficiary details masked)."""
     store = _target(ctx).store
-    order = operations.get_order(store, reference)
+    with render.waiting("reading the order", enabled=render.spinner_wanted(as_json=as_json)):
+        order = operations.get_order(store, reference)
+        timeline = [evidence_view(item) for item in store.history(order.payout_id)]
     view = order_view(order)
-    timeline = [evidence_view(item) for item in store.history(order.payout_id)]
     if as_json:
         render.print_json({"order": view, "timeline": timeline})
         return
@@ -224,9 +230,10 @@ def requery_order(
     from payouts_tools.cli.provider_ops import requery  # noqa: PLC0415 - loads the adapters
 
     target = _target(ctx)
-    report, order = asyncio.run(
-        requery(target.store, target.provider_settings(), target.secret_source, reference)
-    )
+    with render.waiting("asking the provider", enabled=render.spinner_wanted(as_json=as_json)):
+        report, order = asyncio.run(
+            requery(target.store, target.provider_settings(), target.secret_source, reference)
+        )
     result = {
         "payout_id": order.payout_id,
         "outcome": report.outcome.value,
@@ -255,6 +262,14 @@ def resubmit_order(
         bool, typer.Option("--confirm", help="Required: you checked it is safe to send again.")
     ] = False,
     reason: Annotated[str, typer.Option(help="Why it is safe (recorded as evidence).")] = "",
+    accept_duplicate_risk: Annotated[
+        bool,
+        typer.Option(
+            "--accept-duplicate-risk",
+            help="Where a resend may pay twice (gateway_v2, UNKNOWN): the provider confirmed it"
+            " has no such order. Without it you are asked, or refused when not at a terminal.",
+        ),
+    ] = False,
     operator: Operator = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -272,6 +287,7 @@ def resubmit_order(
             reference,
             reason=reason,
             operator=operator or getpass.getuser(),
+            confirm_risk=lambda warning: _confirm_duplicate_risk(warning, accept_duplicate_risk),
         )
     )
     order = done.submission.order
@@ -286,13 +302,23 @@ def resubmit_order(
     if as_json:
         render.print_json(result)
         return
-    out = render.console()
-    out.print(
+    render.console().print(
         f"{order.payout_id}: {result['result']} via {done.provider}, now ",
         render.status_text(order.status.value),
     )
-    if done.warning:
-        out.print(f"[bold yellow]warning:[/] {done.warning}")
+
+
+def _confirm_duplicate_risk(warning: str, accepted: bool) -> None:
+    """Called before anything is written or sent. The flag accepts the risk; a person at a
+    terminal is asked; anything else is refused, so no script pays twice by default."""
+    if not accepted and not _interactive():
+        raise CliError(
+            f"nothing sent: {warning}. Once the provider has confirmed it has no such order, "
+            "run again with --accept-duplicate-risk"
+        )
+    typer.echo(f"warning: {warning}", err=True)
+    if not accepted and not typer.confirm("Send it again anyway?", default=False, err=True):
+        raise CliError("nothing sent: resubmit declined")
 
 
 @orders_app.command("review")
@@ -375,7 +401,8 @@ def stats(
     """Counts by status, the oldest unresolved order, and the escalations."""
     now = utc_now()
     first, last = operations.day_range(now, _utc(from_day), _utc(to_day), days)
-    figures = operations.stats(_target(ctx).store, first, last, now, limit)
+    with render.waiting(_reading(first, last), enabled=render.spinner_wanted(as_json=as_json)):
+        figures = operations.stats(_target(ctx).store, first, last, now, limit)
     if as_json:
         render.print_json(figures.as_json())
     else:
@@ -414,7 +441,8 @@ def dlq_list(
 ) -> None:
     """Dead-lettered requests and why (bodies are not shown: they hold beneficiary details)."""
     target = _target(ctx)
-    letters = operations.list_dead_letters(target.sqs, target.dlq_url, limit)
+    with render.waiting("reading dead letters", enabled=render.spinner_wanted(as_json=as_json)):
+        letters = operations.list_dead_letters(target.sqs, target.dlq_url, limit)
     if as_json:
         render.print_json({"dead_letters": [letter.as_json() for letter in letters]})
     else:
@@ -424,16 +452,72 @@ def dlq_list(
 @dlq_app.command("redrive")
 def dlq_redrive(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    *,
+    message_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Only this dead letter: its message id (or payout id)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would move, and move nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Move without asking.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Dead letters read.")] = 100,
     as_json: JsonFlag = False,
 ) -> None:
-    """Move dead letters back to the requests queue (intake dedupes by payout id)."""
+    """Move dead letters back to the requests queue (intake dedupes by payout id): shows what
+    will move and asks first (--yes to skip, --dry-run to only look)."""
     target = _target(ctx)
-    moved = operations.redrive(target.sqs, target.dlq_url, target.queue_url, limit)
+    letters = _dead_letters_to_move(target.sqs, target.dlq_url, limit, message_id)
+    if dry_run or not letters:
+        _show_redrive_plan(letters, as_json)
+        return
+    if not yes:
+        _confirm_redrive(letters)
+    chosen = {letter.message_id for letter in letters}
+    moved = operations.redrive(target.sqs, target.dlq_url, target.queue_url, limit, only=chosen)
     if as_json:
         render.print_json({"redriven": moved, "count": len(moved)})
     else:
         render.console().print(f"{len(moved)} message(s) moved back to the requests queue")
+
+
+def _dead_letters_to_move(
+    sqs: Any, dlq_url: str, limit: int, wanted: str | None
+) -> list[DeadLetter]:
+    letters = operations.list_dead_letters(sqs, dlq_url, limit)
+    if wanted is None:
+        return letters
+    chosen = [letter for letter in letters if wanted in {letter.message_id, letter.payout_id}]
+    if not chosen:
+        raise CliError(f"no dead letter {wanted} among the {len(letters)} read (raise --limit)")
+    if len(chosen) > 1:
+        raise CliError(f"{len(chosen)} dead letters have payout id {wanted}: pass a message id")
+    return chosen
+
+
+def _show_redrive_plan(letters: list[DeadLetter], as_json: bool) -> None:
+    if as_json:
+        render.print_json(
+            {"would_redrive": [letter.message_id for letter in letters], "redriven": []}
+        )
+        return
+    out = render.console()
+    out.print(render.dead_letters_table(letters))
+    out.print(f"dry run: {len(letters)} message(s) would move; nothing was moved")
+
+
+def _confirm_redrive(letters: list[DeadLetter]) -> None:
+    """Moving re-runs intake on each message; a person sees them and says yes, or --yes."""
+    if not _interactive():
+        raise CliError(
+            f"dlq redrive would move {len(letters)} message(s): add --yes to move them, or "
+            "--dry-run to see them (nothing was moved)"
+        )
+    render.console(stderr=True).print(render.dead_letters_table(letters))
+    if not typer.confirm(
+        f"Move {len(letters)} message(s) back to the requests queue?", default=False, err=True
+    ):
+        raise CliError("nothing moved: redrive declined")
 
 
 # ---- the local stack ----------------------------------------------------------------------------
@@ -516,6 +600,26 @@ def sim(
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _known_provider(value: str | None) -> str | None:
+    """--provider is checked like --status: a typo is a usage error, not an empty listing."""
+    if value is not None and value not in KNOWN_PROVIDERS:
+        choices = ", ".join(sorted(KNOWN_PROVIDERS))
+        raise typer.BadParameter(f"{value!r} is not one of {choices}.")
+    return value
+
+
+def _interactive() -> bool:
+    """A person at a terminal who can answer a question (not a script, not a pipe)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _reading(first: datetime, last: datetime) -> str:
+    days = (last.date() - first.date()).days + 1
+    return (
+        f"reading orders created {first.date()} .. {last.date()} ({days} day(s), status by status)"
+    )
 
 
 def _utc(day: datetime | None) -> datetime | None:

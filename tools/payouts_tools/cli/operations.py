@@ -7,7 +7,7 @@ call these directly against moto or the local stack.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -322,18 +322,28 @@ def list_dead_letters(sqs: SQSClient, dlq_url: str, limit: int) -> list[DeadLett
         _release(sqs, dlq_url, held.messages)
 
 
-def redrive(sqs: SQSClient, dlq_url: str, queue_url: str, limit: int) -> list[str]:
+def redrive(
+    sqs: SQSClient,
+    dlq_url: str,
+    queue_url: str,
+    limit: int,
+    *,
+    only: Collection[str] | None = None,
+) -> list[str]:
     """Move up to ``limit`` dead letters back to the requests queue, body and attributes as
     they were (without intake's dead-letter attributes); returns the moved message ids.
+    ``only``: move just these message ids (the ones an operator was shown and confirmed), and
+    leave any other message, such as one dead-lettered since, where it is.
 
     Each message is deleted from the DLQ only after SQS accepted its copy, so a failure half way
     leaves it in the DLQ (at worst sent twice, which intake absorbs: one payout id, one order).
     """
     held = _receive(sqs, dlq_url, limit)
+    chosen = [m for m in held.messages if only is None or m["MessageId"] in only]
     moved: list[str] = []
     try:
-        for start in range(0, len(held.messages), _SQS_BATCH):
-            moved += _move_chunk(sqs, dlq_url, queue_url, held.messages[start : start + _SQS_BATCH])
+        for start in range(0, len(chosen), _SQS_BATCH):
+            moved += _move_chunk(sqs, dlq_url, queue_url, chosen[start : start + _SQS_BATCH])
     finally:
         _release(sqs, dlq_url, [m for m in held.messages if m["MessageId"] not in set(moved)])
     return moved
