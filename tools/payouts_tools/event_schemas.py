@@ -10,40 +10,104 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from payouts.services.status_events import DETAIL_TYPE, EVENT_SOURCE, PayoutStatusChanged
+from pydantic import BaseModel
+
+from payouts.services.status_events import (
+    DETAIL_TYPE,
+    EVENT_SOURCE,
+    NEEDS_REVIEW_DETAIL_TYPE,
+    REVIEW_RESOLVED_DETAIL_TYPE,
+    PayoutNeedsReview,
+    PayoutReviewResolved,
+    PayoutStatusChanged,
+)
 
 SCHEMAS_DIR: Final = Path(__file__).resolve().parents[2] / "events" / "schemas"
 STATUS_CHANGED_PATH: Final = SCHEMAS_DIR / "payout-status-changed.schema.json"
+NEEDS_REVIEW_PATH: Final = SCHEMAS_DIR / "payout-needs-review.schema.json"
+REVIEW_RESOLVED_PATH: Final = SCHEMAS_DIR / "payout-review-resolved.schema.json"
+_DELIVERY: Final = (
+    "Delivered at least once and in no guaranteed order: deduplicate and order by "
+    "(payout_id, version)."
+)
 
 
 def payout_status_changed_schema() -> dict[str, Any]:
     """The JSON Schema of a PayoutStatusChanged event's ``detail`` (draft 2020-12)."""
-    schema = PayoutStatusChanged.model_json_schema(mode="serialization")
+    return _schema(
+        PayoutStatusChanged,
+        STATUS_CHANGED_PATH,
+        f"`{DETAIL_TYPE}`, put on the payouts event bus once per status change of a payout.",
+    )
+
+
+def payout_needs_review_schema() -> dict[str, Any]:
+    """The JSON Schema of a PayoutNeedsReview event's ``detail`` (draft 2020-12)."""
+    return _schema(
+        PayoutNeedsReview,
+        NEEDS_REVIEW_PATH,
+        f"`{NEEDS_REVIEW_DETAIL_TYPE}`, put on the payouts event bus each time a payout is "
+        "escalated to a person (its review flag raised; its status unchanged).",
+    )
+
+
+def payout_review_resolved_schema() -> dict[str, Any]:
+    """The JSON Schema of a PayoutReviewResolved event's ``detail`` (draft 2020-12)."""
+    return _schema(
+        PayoutReviewResolved,
+        REVIEW_RESOLVED_PATH,
+        f"`{REVIEW_RESOLVED_DETAIL_TYPE}`, put on the payouts event bus each time a person "
+        "clears a payout's review flag (resolved, or closed).",
+    )
+
+
+def _schema(model: type[BaseModel], path: Path, what: str) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="serialization")
     return {
         **schema,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://payouts.example/schemas/payout-status-changed.schema.json",
+        "$id": f"https://payouts.example/schemas/{path.name}",
         # Replaces the model's docstring: a consumer needs the envelope and delivery semantics.
         "description": (
             f"The `detail` of an EventBridge event with source `{EVENT_SOURCE}` and detail-type "
-            f"`{DETAIL_TYPE}`, put on the payouts event bus once per status change of a payout. "
-            "Delivered at least once and in no guaranteed order: deduplicate and order by "
-            "(payout_id, version). Generated from "
-            "payouts.services.status_events.PayoutStatusChanged; do not edit by hand."
+            f"{what} {_DELIVERY} Generated from payouts.services.status_events.{model.__name__}; "
+            "do not edit by hand."
         ),
     }
 
 
-def render_status_changed() -> str:
-    """The schema file's exact text."""
-    schema = payout_status_changed_schema()
+def _render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_status_changed() -> str:
+    """The PayoutStatusChanged schema file's exact text."""
+    return _render(payout_status_changed_schema())
+
+
+def render_needs_review() -> str:
+    """The PayoutNeedsReview schema file's exact text."""
+    return _render(payout_needs_review_schema())
+
+
+def render_review_resolved() -> str:
+    """The PayoutReviewResolved schema file's exact text."""
+    return _render(payout_review_resolved_schema())
+
+
+# Every published event schema: its file and how its exact text is made.
+SCHEMA_FILES: Final = (
+    (STATUS_CHANGED_PATH, render_status_changed),
+    (NEEDS_REVIEW_PATH, render_needs_review),
+    (REVIEW_RESOLVED_PATH, render_review_resolved),
+)
 
 
 def main() -> None:
     """Write every event schema file."""
-    STATUS_CHANGED_PATH.write_text(render_status_changed(), encoding="utf-8")
-    print(f"wrote {STATUS_CHANGED_PATH}")
+    for path, render in SCHEMA_FILES:
+        path.write_text(render(), encoding="utf-8")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from moto import mock_aws
 
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus
+from payouts.services.operator import close_order
+from payouts.services.settlement import escalate
 from payouts.store import Applied, OrderStore
 from payouts.store.codec import evidence_to_item, order_to_item
 from payouts.store.orders import CLIENT_CONFIG
@@ -262,3 +264,95 @@ def test_a_batch_whose_events_all_failed_fails_whole(
         invoke(changes_only, handler)
 
     assert bus.received() == []
+
+
+def subscribe_to_reviews() -> Bus:
+    """A second consumer, subscribed to the escalation events only."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="reviews")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    pattern = {"source": ["payouts"], "detail-type": ["PayoutNeedsReview", "PayoutReviewResolved"]}
+    events.put_rule(Name="reviews", EventBusName=BUS, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="reviews", EventBusName=BUS, Targets=[{"Id": "r", "Arn": queue_arn}])
+    return Bus(queue_url)
+
+
+def escalated_then_closed(store: OrderStore, stream: StreamWriter, payout_id: str) -> None:
+    """RECEIVED -> SUBMITTING -> UNKNOWN, escalated, then closed FAILED by a person."""
+    request = make_request(payout_id, "UPI", metadata={"source": "settlements"})
+    order = store.create(request, T0, T0 + timedelta(hours=1)).order
+    stream.order_changed(None, order)
+    for number, status in enumerate((S.SUBMITTING, S.UNKNOWN), start=1):
+        evidence = Evidence(kind=EvidenceKind.TRANSITION, summary=f"to {status}")
+        moved = store.transition(order, status, evidence, T0 + timedelta(seconds=number))
+        assert isinstance(moved, Applied)
+        stream.order_changed(order, moved.order)
+        order = moved.order
+    note = Evidence(kind=EvidenceKind.QUERY, summary="no such order")
+    flagged = escalate(store, order, "no order under this number", note, T0 + timedelta(minutes=1))
+    assert flagged is not None
+    stream.order_changed(order, flagged.order)
+    closed = close_order(
+        store,
+        payout_id,
+        S.FAILED,
+        reason="provider: never received",
+        reference=None,
+        operator="alice",
+        now=T0 + timedelta(minutes=2),
+    )
+    stream.order_changed(flagged.order, closed)
+
+
+def test_an_escalation_and_its_close_reach_review_subscribers(bus: Bus, store: OrderStore) -> None:
+    reviews = subscribe_to_reviews()
+    stream = StreamWriter()
+    escalated_then_closed(store, stream, "PO-9")
+
+    assert invoke(stream.event()) == []
+
+    told = sorted(reviews.received(), key=lambda e: e["detail"]["version"])
+    assert [(e["detail-type"], e["detail"]["status"], e["detail"]["version"]) for e in told] == [
+        ("PayoutNeedsReview", "UNKNOWN", 4),
+        ("PayoutReviewResolved", "FAILED", 5),
+    ]
+    assert {e["detail"]["reason"] for e in told} == {"no order under this number"}
+    assert told[0]["detail"]["changed_at"] == "2026-11-22T08:01:00Z"
+    statuses = [e["detail"]["new_status"] for e in bus.received()]
+    assert sorted(statuses) == ["FAILED", "RECEIVED", "SUBMITTING", "UNKNOWN"]
+
+
+def test_a_close_whose_review_event_failed_is_retried_whole(
+    bus: Bus, store: OrderStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reviews = subscribe_to_reviews()
+    stream = StreamWriter()
+    escalated_then_closed(store, stream, "PO-10")
+    handler = load_handler("status_events")
+    client = handler.events()
+    put_events = client.put_events
+
+    def refuse_resolved(**request: Any) -> dict[str, Any]:
+        entries = request["Entries"]
+        refused = [entry["DetailType"] == "PayoutReviewResolved" for entry in entries]
+        accepted = put_events(Entries=[e for e, no in zip(entries, refused, strict=True) if not no])
+        answers = iter(accepted["Entries"])
+        return {
+            "FailedEntryCount": sum(refused),
+            "Entries": [
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
+                if no
+                else next(answers)
+                for no in refused
+            ],
+        }
+
+    monkeypatch.setattr(client, "put_events", refuse_resolved)
+
+    failed = invoke(stream.event(), handler)
+
+    # Only the close's record fails (its status event went out; the retry sends both again).
+    assert failed == [stream.records[-1]["dynamodb"]["SequenceNumber"]]
+    assert [e["detail-type"] for e in reviews.received()] == ["PayoutNeedsReview"]

@@ -18,15 +18,27 @@ from payouts.domain.status import OrderStatus
 from payouts.services.status_events import (
     DETAIL_TYPE,
     EVENT_SOURCE,
+    NEEDS_REVIEW_DETAIL_TYPE,
+    REVIEW_RESOLVED_DETAIL_TYPE,
     EventPublisher,
+    PayoutNeedsReview,
+    PayoutReviewResolved,
     PayoutStatusChanged,
     PublishFailed,
+    StatusEvent,
     publish_status_events,
     raise_if_failed,
     status_change,
+    stream_events,
 )
 from payouts.store.codec import order_to_item
-from payouts_tools.event_schemas import STATUS_CHANGED_PATH, render_status_changed
+from payouts_tools.event_schemas import (
+    NEEDS_REVIEW_PATH,
+    REVIEW_RESOLVED_PATH,
+    SCHEMA_FILES,
+    STATUS_CHANGED_PATH,
+    render_status_changed,
+)
 from tests.support.orders import T0, make_order
 
 SAMPLE = Path(__file__).resolve().parents[3] / "events" / "dynamodb" / "order-stream.json"
@@ -118,6 +130,151 @@ def test_an_unreadable_order_image_raises() -> None:
 
     with pytest.raises(KeyError):
         status_change(record)
+
+
+# --- escalations: the review flag turning true or false ---------------------------------------
+
+REASON = "gateway_v2 has no order under this number"
+
+
+def flagged(order: Order, version: int, reason: str = REASON) -> Order:
+    return order.model_copy(
+        update={
+            "needs_review": True,
+            "review_reason": reason,
+            "version": version,
+            "updated_at": T0.replace(minute=version),
+        }
+    )
+
+
+def test_an_escalation_is_a_needs_review_event_without_a_status_event() -> None:
+    unknown = make_order("PO-1").model_copy(update={"status": OrderStatus.UNKNOWN, "version": 4})
+    escalated = flagged(unknown, 5)
+
+    events = stream_events(stream_record("MODIFY", escalated, old=unknown))
+
+    assert events == [
+        PayoutNeedsReview(
+            payout_id="PO-1",
+            reason=REASON,
+            status=OrderStatus.UNKNOWN,
+            metadata=dict(unknown.request.metadata) if unknown.request else {},
+            version=5,
+            changed_at=escalated.updated_at,
+        )
+    ]
+    assert status_change(stream_record("MODIFY", escalated, old=unknown)) is None
+
+
+def test_a_resolved_review_carries_the_reason_it_resolves() -> None:
+    escalated = flagged(make_order("PO-1"), 5)
+    resolved = escalated.model_copy(
+        update={"needs_review": False, "review_reason": None, "version": 6}
+    )
+
+    events = stream_events(stream_record("MODIFY", resolved, old=escalated))
+
+    assert len(events) == 1
+    event = events[0]
+    assert isinstance(event, PayoutReviewResolved)
+    assert (event.payout_id, event.reason, event.status, event.version) == (
+        "PO-1",
+        REASON,
+        resolved.status,
+        6,
+    )
+
+
+def test_a_close_is_a_status_event_and_a_resolved_review_of_one_version() -> None:
+    unknown = make_order("PO-1").model_copy(update={"status": OrderStatus.UNKNOWN})
+    escalated = flagged(unknown, 5)
+    closed = escalated.model_copy(
+        update={
+            "status": OrderStatus.FAILED,
+            "needs_review": False,
+            "review_reason": None,
+            "version": 6,
+        }
+    )
+
+    events = stream_events(stream_record("MODIFY", closed, old=escalated))
+
+    assert [type(event) for event in events] == [PayoutStatusChanged, PayoutReviewResolved]
+    assert {event.version for event in events} == {6}
+    assert events[0].new_status is OrderStatus.FAILED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"review_reason": "a second reason"},  # flagged again while flagged
+        {"next_check_at": T0},  # a reschedule of a flagged order
+    ],
+)
+def test_a_write_that_keeps_the_flag_and_status_is_no_event(change: dict[str, Any]) -> None:
+    escalated = flagged(make_order("PO-1"), 5)
+    rewritten = escalated.model_copy(update={**change, "version": 6})
+
+    assert stream_events(stream_record("MODIFY", rewritten, old=escalated)) == []
+
+
+def test_a_record_fails_when_either_of_its_events_is_not_put() -> None:
+    escalated = flagged(make_order("PO-1").model_copy(update={"status": OrderStatus.UNKNOWN}), 5)
+    closed = escalated.model_copy(
+        update={"status": OrderStatus.SUCCEEDED, "needs_review": False, "version": 6}
+    )
+    records = [
+        stream_record("MODIFY", closed, old=escalated, sequence="10"),
+        stream_record("MODIFY", flagged(make_order("PO-2"), 3), make_order("PO-2"), "11"),
+    ]
+    published: list[StatusEvent] = []
+
+    def publish(details: Sequence[StatusEvent]) -> list[str | None]:
+        published.extend(details)
+        return [None, "InternalFailure: try again", None]
+
+    failures = publish_status_events(records, publish)
+
+    assert [event.detail_type for event in published] == [
+        DETAIL_TYPE,
+        REVIEW_RESOLVED_DETAIL_TYPE,
+        NEEDS_REVIEW_DETAIL_TYPE,
+    ]
+    assert failures == {"10": "InternalFailure: try again"}
+
+
+def test_publisher_puts_review_events_under_their_own_detail_type() -> None:
+    client = boto3.client("events", region_name="us-east-1")
+    escalated = flagged(make_order("PO-1"), 5)
+    details: list[StatusEvent] = [
+        PayoutNeedsReview.of(escalated),
+        PayoutReviewResolved.between(escalated, escalated.model_copy(update={"version": 6})),
+    ]
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 0, "Entries": [{"EventId": "e1"}, {"EventId": "e2"}]},
+            {
+                "Entries": [
+                    {
+                        "Source": EVENT_SOURCE,
+                        "DetailType": detail_type,
+                        "Detail": detail.model_dump_json(),
+                        "EventBusName": BUS,
+                        "Time": detail.changed_at,
+                    }
+                    for detail_type, detail in zip(
+                        (NEEDS_REVIEW_DETAIL_TYPE, REVIEW_RESOLVED_DETAIL_TYPE),
+                        details,
+                        strict=True,
+                    )
+                ]
+            },
+        )
+
+        assert EventPublisher(client, BUS).publish(details) == [None, None]
+        stub.assert_no_pending_responses()
 
 
 # --- publishing and failing records -----------------------------------------------------------
@@ -223,6 +380,28 @@ def test_publisher_reports_each_failed_entry_and_a_failed_call() -> None:
 def test_published_event_schema_is_up_to_date() -> None:
     # Regenerate with `python -m payouts_tools.event_schemas` after changing the model.
     assert STATUS_CHANGED_PATH.read_text(encoding="utf-8") == render_status_changed()
+
+
+@pytest.mark.parametrize(
+    ("path", "render"), SCHEMA_FILES, ids=lambda value: getattr(value, "name", "")
+)
+def test_every_published_event_schema_is_up_to_date(path: Path, render: Any) -> None:
+    assert path.read_text(encoding="utf-8") == render()
+
+
+@pytest.mark.parametrize("path", [NEEDS_REVIEW_PATH, REVIEW_RESOLVED_PATH])
+def test_review_schemas_are_closed_and_require_every_field(path: Path) -> None:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {
+        "payout_id",
+        "reason",
+        "status",
+        "metadata",
+        "version",
+        "changed_at",
+    }
 
 
 def test_schema_requires_every_field_consumers_rely_on() -> None:

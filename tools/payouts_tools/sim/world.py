@@ -40,7 +40,11 @@ from payouts.services.reconcile import (
     acquire_lease,
     find_due,
 )
-from payouts.services.status_events import PayoutStatusChanged, publish_status_events
+from payouts.services.status_events import (
+    PayoutStatusChanged,
+    StatusEvent,
+    publish_status_events,
+)
 from payouts.settings.reconcile import RECONCILE_LEASE
 from payouts.store import OrderStore
 from payouts_tools.sandbox.callbacks import CallbackMessage
@@ -411,12 +415,18 @@ class World:
     async def _status_events(self, batch: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         return publish_status_events(batch, self._put_events)
 
-    def _put_events(self, details: Sequence[PayoutStatusChanged]) -> list[str | None]:
+    def _put_events(self, details: Sequence[StatusEvent]) -> list[str | None]:
         invocation = CURRENT.get()
         if invocation is not None:
             invocation.checkpoint("before PutEvents")
         results: list[str | None] = []
         for detail in details:
+            if not isinstance(detail, PayoutStatusChanged):
+                # Review events are put without a roll of the dice, so a seed draws exactly the
+                # faults it drew before they existed (its replay stays the same); the referee
+                # judges statuses only.
+                results.append(None)
+                continue
             if self.dice.roll("events_put_fails"):
                 results.append("InternalFailure: simulated")
                 continue

@@ -1,9 +1,12 @@
-"""Status events out: every status change of an order becomes a ``PayoutStatusChanged`` event.
+"""Status events out: every status change of an order becomes a ``PayoutStatusChanged`` event,
+and every escalation a ``PayoutNeedsReview`` event (its resolution a ``PayoutReviewResolved``).
 
 The orders table's stream (NEW_AND_OLD_IMAGES) is the source, not the code that writes the
 order: a change is on the stream once it is durable, so a Lambda that dies right after its write
-loses no event. Only order items whose status changed (or that were inserted) are published;
-evidence and lease items, and order writes that change other fields, are skipped.
+loses no event. Only order items whose status or review flag changed (or that were inserted) are
+published; evidence and lease items, and order writes that change other fields, are skipped. One
+record may call for two events (a person's close changes the status and clears the flag); it is
+done only when both are on the bus.
 
 Delivery is at least once (a failed batch is retried from the failed record on), and EventBridge
 does not keep order: consumers deduplicate and order by ``(payout_id, version)``.
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
 EVENT_SOURCE: Final = "payouts"
 DETAIL_TYPE: Final = "PayoutStatusChanged"
+NEEDS_REVIEW_DETAIL_TYPE: Final = "PayoutNeedsReview"
+REVIEW_RESOLVED_DETAIL_TYPE: Final = "PayoutReviewResolved"
 # PutEvents takes at most 10 entries per call.
 MAX_ENTRIES_PER_CALL: Final = 10
 SCHEMA_VERSION: Final = "1"
@@ -38,6 +43,8 @@ METRIC_PUBLISHED: Final = "StatusEventsPublished"
 METRIC_NOT_PUBLISHED: Final = "StatusEventsNotPublished"
 
 _CHANGES: Final = frozenset({"INSERT", "MODIFY"})
+# The order attributes whose change calls for an event (compared as stored, before decoding).
+_WATCHED: Final = ("status", "needs_review")
 
 
 class EventAmount(BaseModel):
@@ -58,6 +65,7 @@ class PayoutStatusChanged(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="PayoutStatusChanged")
+    detail_type: ClassVar[str] = DETAIL_TYPE
 
     schema_version: str = Field(
         default=SCHEMA_VERSION, description="Version of this detail's shape."
@@ -103,12 +111,92 @@ class PayoutStatusChanged(BaseModel):
         )
 
 
+class PayoutNeedsReview(BaseModel):
+    """The ``detail`` of a ``PayoutNeedsReview`` event (source ``payouts``).
+
+    The payout was escalated to a person: its status is unchanged, and stays so until the
+    provider or the person settles it. One event each time the review flag is raised.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="PayoutNeedsReview")
+    detail_type: ClassVar[str] = NEEDS_REVIEW_DETAIL_TYPE
+
+    schema_version: str = Field(
+        default=SCHEMA_VERSION, description="Version of this detail's shape."
+    )
+    payout_id: str = Field(description="The caller's payout id (and the merchant order number).")
+    reason: str | None = Field(description="Why a person must look at the payout.")
+    status: OrderStatus = Field(
+        description="The payout's status, which escalation does not change."
+    )
+    metadata: dict[str, str] = Field(
+        description="The caller's metadata from the request, returned untouched."
+    )
+    version: Annotated[int, Field(ge=1, description="The order's version after the change.")]
+    changed_at: datetime = Field(description="When the flag was raised (UTC, ISO 8601).")
+
+    @classmethod
+    def of(cls, after: Order) -> PayoutNeedsReview:
+        """The event for ``after``, just flagged for review."""
+        return cls(
+            payout_id=after.payout_id,
+            reason=after.review_reason,
+            status=after.status,
+            metadata=_metadata(after),
+            version=after.version,
+            changed_at=after.updated_at,
+        )
+
+
+class PayoutReviewResolved(BaseModel):
+    """The ``detail`` of a ``PayoutReviewResolved`` event (source ``payouts``).
+
+    A person cleared the review flag: by resolving it (status unchanged), or by closing the payout
+    (then a ``PayoutStatusChanged`` event with the same ``version`` says how it ended).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="PayoutReviewResolved")
+    detail_type: ClassVar[str] = REVIEW_RESOLVED_DETAIL_TYPE
+
+    schema_version: str = Field(
+        default=SCHEMA_VERSION, description="Version of this detail's shape."
+    )
+    payout_id: str = Field(description="The caller's payout id (and the merchant order number).")
+    reason: str | None = Field(description="Why the payout had been escalated (now resolved).")
+    status: OrderStatus = Field(description="The payout's status after the resolution.")
+    metadata: dict[str, str] = Field(
+        description="The caller's metadata from the request, returned untouched."
+    )
+    version: Annotated[int, Field(ge=1, description="The order's version after the change.")]
+    changed_at: datetime = Field(description="When the flag was cleared (UTC, ISO 8601).")
+
+    @classmethod
+    def between(cls, before: Order, after: Order) -> PayoutReviewResolved:
+        """The event for ``after``, whose flag (raised in ``before``) was just cleared."""
+        return cls(
+            payout_id=after.payout_id,
+            reason=before.review_reason,
+            status=after.status,
+            metadata=_metadata(after),
+            version=after.version,
+            changed_at=after.updated_at,
+        )
+
+
+type StatusEvent = PayoutStatusChanged | PayoutNeedsReview | PayoutReviewResolved
+type ReviewEvent = PayoutNeedsReview | PayoutReviewResolved
+
+
+def _metadata(order: Order) -> dict[str, str]:
+    return dict(order.request.metadata) if order.request is not None else {}
+
+
 @dataclass(frozen=True)
 class StreamChange:
-    """One stream record that needs an event: its sequence number and the event's detail."""
+    """One event a stream record needs: the record's sequence number and the event's detail."""
 
     sequence_number: str
-    detail: PayoutStatusChanged
+    detail: StatusEvent
 
 
 class PublishFailed(Exception):
@@ -116,24 +204,24 @@ class PublishFailed(Exception):
 
 
 class EventPublisher:
-    """Puts ``PayoutStatusChanged`` events on one bus, up to 10 per ``PutEvents`` call."""
+    """Puts status and review events on one bus, up to 10 per ``PutEvents`` call."""
 
     def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
         self._client = client
         self._bus_name = bus_name
 
-    def publish(self, details: Sequence[PayoutStatusChanged]) -> list[str | None]:
+    def publish(self, details: Sequence[StatusEvent]) -> list[str | None]:
         """Put every detail on the bus; for each, None when it was put, else why it was not."""
         results: list[str | None] = []
         for start in range(0, len(details), MAX_ENTRIES_PER_CALL):
             results.extend(self._put(details[start : start + MAX_ENTRIES_PER_CALL]))
         return results
 
-    def _put(self, details: Sequence[PayoutStatusChanged]) -> list[str | None]:
+    def _put(self, details: Sequence[StatusEvent]) -> list[str | None]:
         entries: list[PutEventsRequestEntryTypeDef] = [
             {
                 "Source": EVENT_SOURCE,
-                "DetailType": DETAIL_TYPE,
+                "DetailType": detail.detail_type,
                 "Detail": detail.model_dump_json(),
                 "EventBusName": self._bus_name,
                 "Time": detail.changed_at,
@@ -157,15 +245,52 @@ class EventPublisher:
         return results
 
 
-type Publish = Callable[[Sequence[PayoutStatusChanged]], list[str | None]]
+type Publish = Callable[[Sequence[StatusEvent]], list[str | None]]
 
 
-def status_change(record: Mapping[str, Any]) -> PayoutStatusChanged | None:
-    """The event a DynamoDB stream record calls for, or None when it calls for none.
+def stream_events(record: Mapping[str, Any]) -> list[StatusEvent]:
+    """The events a DynamoDB stream record calls for: none, a status change, a review change,
+    or both (in that order).
 
     Raises KeyError or ValueError for an order item that cannot be read (a bug worth retrying
     and, after the retries, worth the on-failure destination).
     """
+    images = _order_images(record)
+    if images is None:
+        return []
+    before, after = images
+    events: list[StatusEvent] = []
+    if before is None or before.status is not after.status:
+        events.append(PayoutStatusChanged.between(before, after))
+    review = review_change(before, after)
+    if review is not None:
+        events.append(review)
+    return events
+
+
+def status_change(record: Mapping[str, Any]) -> PayoutStatusChanged | None:
+    """The ``PayoutStatusChanged`` event a stream record calls for, or None (see
+    ``stream_events``)."""
+    changed = [e for e in stream_events(record) if isinstance(e, PayoutStatusChanged)]
+    return changed[0] if changed else None
+
+
+def review_change(before: Order | None, after: Order) -> ReviewEvent | None:
+    """The event for the review flag turning true (escalated) or false (resolved), or None.
+
+    A flag raised again while raised (a second reason) is no news to a consumer: no event.
+    """
+    flagged_before = before.needs_review if before is not None else False
+    if after.needs_review and not flagged_before:
+        return PayoutNeedsReview.of(after)
+    if before is not None and flagged_before and not after.needs_review:
+        return PayoutReviewResolved.between(before, after)
+    return None
+
+
+def _order_images(record: Mapping[str, Any]) -> tuple[Order | None, Order] | None:
+    """The order before (None when inserted) and after a record's write, or None when the record
+    is not an order write that may call for an event."""
     if record.get("eventName") not in _CHANGES:
         return None
     stream = record.get("dynamodb", {})
@@ -173,18 +298,10 @@ def status_change(record: Mapping[str, Any]) -> PayoutStatusChanged | None:
         return None
     new_image = stream["NewImage"]
     old_image = stream.get("OldImage")
-    if old_image and _status_of(old_image) == _status_of(new_image):
-        return None  # decided on the raw attribute: most order writes change no status
-    after = order_from_item(new_image)
+    if old_image and all(old_image.get(name) == new_image.get(name) for name in _WATCHED):
+        return None  # decided on the raw attributes: most order writes change neither
     before = order_from_item(old_image) if old_image else None
-    if before is not None and before.status is after.status:
-        return None
-    return PayoutStatusChanged.between(before, after)
-
-
-def _status_of(image: Mapping[str, Any]) -> object:
-    status = image.get("status")
-    return status.get("S") if isinstance(status, Mapping) else None
+    return before, order_from_item(new_image)
 
 
 def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish) -> dict[str, str]:
@@ -195,21 +312,23 @@ def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish
     for record in records:
         sequence_number = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
         try:
-            detail = status_change(record)
+            details = stream_events(record)
         except (KeyError, ValueError) as error:
             failures[sequence_number] = f"unreadable order image: {error}"
             logger.error("stream record unreadable", sequence_number=sequence_number)
             continue
-        if detail is not None:
-            changes.append(StreamChange(sequence_number, detail))
+        changes.extend(StreamChange(sequence_number, detail) for detail in details)
     results = publish([change.detail for change in changes]) if changes else []
     for change, problem in zip(changes, results, strict=True):
         if problem is not None:
-            failures[change.sequence_number] = problem
+            # A record with two events fails when either does: the retry puts both again,
+            # which at-least-once delivery already allows (consumers deduplicate).
+            failures.setdefault(change.sequence_number, problem)
             logger.warning(
                 "status event not published",
                 payout_id=change.detail.payout_id,
                 version=change.detail.version,
+                detail_type=change.detail.detail_type,
                 problem=problem,
             )
     published = sum(problem is None for problem in results)
