@@ -229,6 +229,28 @@ def test_orders_resubmit_is_refused_without_confirmation_or_from_an_unsafe_statu
     assert "--reason" in one_error_line(no_reason)
 
 
+def test_resubmit_that_may_pay_twice_is_refused_before_anything_is_written_or_sent(
+    stack: LocalStack, published: dict[str, Any], payouts: Callable[..., Result]
+) -> None:
+    before = order(stack, UNKNOWN)
+    assert before is not None
+    assert before.status is OrderStatus.UNKNOWN
+    history = len(stack.store().history(UNKNOWN))
+
+    # Not at a terminal (CliRunner's stdin is not a TTY) and without the flag: refused.
+    refused = payouts("orders", "resubmit", UNKNOWN, "--confirm", "--reason", "checked")
+
+    assert refused.exit_code == 1
+    line = one_error_line(refused)
+    assert "may pay twice" in line
+    assert "--accept-duplicate-risk" in line
+    after = order(stack, UNKNOWN)
+    assert after is not None
+    assert (after.status, after.version) == (before.status, before.version)
+    assert len(stack.store().history(UNKNOWN)) == history  # not even the operator's note
+    assert not any(entry.merchant_no == UNKNOWN for entry in stack.sandbox.ledger())
+
+
 def test_orders_resubmit_sends_again_under_the_same_number_and_review_resolves(
     stack: LocalStack, published: dict[str, Any], payouts: Callable[..., Result]
 ) -> None:
@@ -243,6 +265,7 @@ def test_orders_resubmit_sends_again_under_the_same_number_and_review_resolves(
         "--confirm",
         "--reason",
         "provider has no such order",
+        "--accept-duplicate-risk",
         "--operator",
         "e2e-operator",
         "--json",
@@ -307,7 +330,20 @@ def test_dead_letters_are_listed_with_their_reason_and_redriven(
     assert letter["reason"]
     assert "body" not in letter  # bodies hold beneficiary details
 
-    moved = json.loads(payouts("dlq", "redrive", "--json").stdout)
+    # Without --yes, and not at a terminal: refused, nothing moved. --dry-run only shows.
+    unconfirmed = payouts("dlq", "redrive")
+    assert unconfirmed.exit_code == 1
+    assert "--yes" in one_error_line(unconfirmed)
+    dry = json.loads(payouts("dlq", "redrive", "--dry-run", "--json").stdout)
+    assert (dry["would_redrive"], dry["redriven"]) == ([letter["message_id"]], [])
+    assert [item["message_id"] for item in listed()] == [letter["message_id"]]
+    unknown = payouts("dlq", "redrive", "--id", "no-such-message", "--yes")
+    assert unknown.exit_code == 1
+    assert "no dead letter no-such-message" in one_error_line(unknown)
+
+    moved = json.loads(
+        payouts("dlq", "redrive", "--id", letter["message_id"], "--yes", "--json").stdout
+    )
     assert moved["redriven"] == [letter["message_id"]]
     assert payouts("dlq", "list").exit_code == 0
 
@@ -319,6 +355,7 @@ def test_dead_letters_are_listed_with_their_reason_and_redriven(
     "args",
     [
         ["orders", "list", "--status", "BOGUS"],
+        ["orders", "list", "--provider", "BOGUS"],
         ["orders", "list", "--from", "2026-13-01"],
         ["orders", "list", "--limit", "0"],
         ["orders", "show"],
@@ -335,6 +372,34 @@ def test_bad_arguments_are_one_line_and_exit_2(
 
     assert result.exit_code == 2
     one_error_line(result)
+
+
+# ---- output that fits the terminal -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_tables_fit_the_terminal_and_keep_ids_and_statuses_whole(
+    stack: LocalStack, published: dict[str, Any], columns: int
+) -> None:
+    runner = CliRunner()
+    target = ["--endpoint-url", stack.endpoints.aws, "--stack-name", stack.endpoints.stack_name]
+    env = {"COLUMNS": str(columns)}
+    listing = runner.invoke(app, [*target, "orders", "list"], env=env)
+    stats = runner.invoke(app, [*target, "stats"], env=env)
+    shown = runner.invoke(app, [*target, "orders", "show", SETTLES], env=env)
+
+    for result in (listing, stats, shown):
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert max(len(line) for line in lines) <= columns, result.stdout
+        assert "…" not in result.stdout
+    rows = {
+        line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if "PO-E2E" in line
+    }
+    assert rows[SETTLES] == "SUCCEEDED"
+    assert rows[PENDING] == "SUBMITTED"
+    assert stats.stdout.splitlines()[0].startswith("orders created ")  # the title, on one line
+    assert ".." in stats.stdout.splitlines()[0]
 
 
 def test_an_unknown_stack_is_one_line(stack: LocalStack) -> None:

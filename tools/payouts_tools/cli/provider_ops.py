@@ -10,6 +10,7 @@ deployment's own reconcile settings and secrets (``Target.provider_settings``).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,10 +73,13 @@ async def resubmit(
     *,
     reason: str,
     operator: str,
+    confirm_risk: Callable[[str], None],
 ) -> Resubmitted:
     """Send the order's create again under its own merchant number, on an operator's word.
 
     Only from RECEIVED or UNKNOWN; the operator's reason is evidence before anything is sent.
+    Where a resend may pay twice, ``confirm_risk`` gets the warning first, before anything is
+    written or sent, and raises (CliError) unless the operator accepts it.
     """
     if not reason.strip():
         raise CliError("--reason is required: it is recorded as evidence")
@@ -86,6 +90,9 @@ async def resubmit(
             f"{' or '.join(sorted(RESUBMITTABLE))}"
         )
     provider_name = _provider_of(order, settings)
+    warning = duplicate_risk(order, provider_name)
+    if warning is not None:
+        confirm_risk(warning)
     note = Evidence(
         kind=EvidenceKind.OPERATOR,
         summary=f"resubmit confirmed by {operator}: {reason.strip()}",
@@ -103,13 +110,18 @@ async def resubmit(
     async with httpx.AsyncClient(follow_redirects=False) as client:
         provider = ProviderFactory(settings, secrets).build(provider_name, client)
         submission = await claim_and_send(store, provider, order, plan, utc_now)
-    warning = None
-    if order.status is S.UNKNOWN and provider_name not in DUPLICATE_SAFE:
-        warning = (
-            f"{provider_name} does not document refusing a reused merchant number: if its first "
-            "create did arrive, this may pay twice (watch the order and the provider's report)"
-        )
     return Resubmitted(submission, provider_name, warning)
+
+
+def duplicate_risk(order: Order, provider_name: str) -> str | None:
+    """Why resending this order may pay twice, or None: an UNKNOWN create may have arrived, and
+    only a provider documented to refuse a reused merchant number makes a resend harmless."""
+    if order.status is not S.UNKNOWN or provider_name in DUPLICATE_SAFE:
+        return None
+    return (
+        f"{provider_name} does not document refusing a reused merchant number: if the first "
+        f"create of {order.payout_id} did arrive, resubmitting may pay twice"
+    )
 
 
 def _provider_of(order: Order, settings: ReconcileSettings) -> str:
