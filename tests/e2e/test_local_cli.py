@@ -4,6 +4,7 @@ bad arguments. Errors must be one line on stderr with a non-zero exit code."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -227,6 +228,37 @@ def test_orders_resubmit_is_refused_without_confirmation_or_from_an_unsafe_statu
     no_reason = payouts("orders", "resubmit", UNKNOWN, "--confirm")
     assert no_reason.exit_code == 1
     assert "--reason" in one_error_line(no_reason)
+
+
+def test_resubmit_that_may_pay_twice_asks_at_a_terminal_and_a_no_sends_nothing(
+    stack: LocalStack,
+    published: dict[str, Any],
+    payouts: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A person at a terminal (``payouts_tools.cli.app`` the attribute is the Typer app).
+    monkeypatch.setattr(
+        importlib.import_module("payouts_tools.cli.app"), "_interactive", lambda: True
+    )
+    history = len(stack.store().history(UNKNOWN))
+    runner = CliRunner()
+    target = ["--endpoint-url", stack.endpoints.aws, "--stack-name", stack.endpoints.stack_name]
+
+    declined = runner.invoke(
+        app, [*target, "orders", "resubmit", UNKNOWN, "--confirm", "--reason", "r"], input="n\n"
+    )
+
+    assert declined.exit_code == 1
+    warning = declined.stderr.splitlines()[0]
+    assert warning.startswith("warning: gateway_v2 does not document")
+    assert "may pay twice" in warning
+    # The warning, then the question; the answer's newline is the terminal's (echoed to stdout).
+    assert "Send it again anyway? [y/N]" in declined.stderr
+    assert declined.stderr.endswith("payouts: error: nothing sent: resubmit declined\n")
+    after = order(stack, UNKNOWN)
+    assert after is not None
+    assert after.status is OrderStatus.UNKNOWN
+    assert len(stack.store().history(UNKNOWN)) == history
 
 
 def test_resubmit_that_may_pay_twice_is_refused_before_anything_is_written_or_sent(

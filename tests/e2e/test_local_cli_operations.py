@@ -61,9 +61,7 @@ def test_masking_keeps_only_the_last_characters() -> None:
         (5, "XXX", "5 (minor units) XXX"),
     ],
 )
-def test_money_is_shown_in_major_units(
-    value: int | None, currency: str, shown: str | None
-) -> None:
+def test_money_is_shown_in_major_units(value: int | None, currency: str, shown: str | None) -> None:
     assert money(value, currency) == shown
 
 
@@ -172,3 +170,23 @@ def test_dead_letters_are_described_without_bodies_and_redriven_as_they_were() -
         assert moved[0]["Body"] == body
         assert set(moved[0]["MessageAttributes"]) == {"origin"}
         assert list_dead_letters(sqs, dlq, 10) == []
+
+
+def test_a_redrive_moves_only_the_messages_the_operator_confirmed() -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="requests")["QueueUrl"]
+        dlq = sqs.create_queue(QueueName="requests-dlq")["QueueUrl"]
+        for payout_id in ("PO-A", "PO-B", "PO-C"):
+            sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(request_document(payout_id)))
+        letters = {
+            letter.payout_id: letter.message_id for letter in list_dead_letters(sqs, dlq, 10)
+        }
+
+        moved = redrive(sqs, dlq, queue, 10, only={letters["PO-B"]})
+
+        assert moved == [letters["PO-B"]]
+        left = {letter.payout_id for letter in list_dead_letters(sqs, dlq, 10)}
+        assert left == {"PO-A", "PO-C"}  # released at once, still on the DLQ
+        (copy,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        assert json.loads(copy["Body"])["payout_id"] == "PO-B"
