@@ -97,7 +97,8 @@ def test_the_evidence_names_the_operator_the_reason_and_the_reference(store: Ord
     assert last.detail["reason"] == "provider confirmed"
     assert last.detail["reference"] == "statement line 2026-11-30 #88"
     assert last.detail["review_reason"] == "gateway_v2 has no order under this number"
-    assert "alice" in last.summary and "statement line 2026-11-30 #88" in last.summary
+    assert "alice" in last.summary
+    assert "statement line 2026-11-30 #88" in last.summary
 
 
 def test_failed_needs_no_reference(store: OrderStore) -> None:
@@ -134,6 +135,7 @@ def test_a_final_status_is_never_closed_over(store: OrderStore, terminal: OrderS
 )
 def test_bad_input_is_refused_and_writes_nothing(
     store: OrderStore,
+    *,
     to: OrderStatus,
     reason: str,
     reference: str | None,
