@@ -201,3 +201,13 @@ def test_no_spinner_for_json_or_captured_output(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("sys.stdout", io.StringIO())
     assert not render.spinner_wanted(as_json=False)  # stdout is not a terminal
     assert not render.spinner_wanted(as_json=True)
+
+
+def test_below_any_table_rows_are_stacked_with_every_value_whole() -> None:
+    letters = [dead_letter(1), dead_letter(2)]
+    lines = printed(render.dead_letters_table(letters), 50)
+
+    assert_fits(lines, 50)
+    for letter in letters:
+        assert f"message id: {letter.message_id}" in lines
+        assert f"payout id: {letter.payout_id}" in lines

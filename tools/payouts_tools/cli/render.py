@@ -107,8 +107,8 @@ def table_of(columns: Sequence[Column], **options: Any) -> Table:
 
 class Fitted:
     """A titled table whose layout is chosen when printed: the first of ``layouts`` (most
-    columns first) whose minimum width fits; if none does, ``fallback`` (lines that wrap between
-    values, never inside one)."""
+    columns first) whose minimum width fits; if none does, ``fallback``, else every column
+    stacked (lines that wrap between values, never inside one)."""
 
     def __init__(
         self,
@@ -129,12 +129,24 @@ class Fitted:
                 return table
         if self.fallback is not None:
             return self.fallback()
-        return table_of(self.layouts[-1])
+        return stacked(self.layouts[0])
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # The title is a line of its own: inside the table it would wrap at the table's width.
         yield Text(self.title, style="table.title")
         yield self.table(console, options.max_width)
+
+
+def stacked(columns: Sequence[Column]) -> Group:
+    """Rows as ``header: value`` lines, a blank line between rows: for terminals narrower than
+    any table, where a table would cut its ids."""
+    lines: list[Text] = []
+    for index, row in enumerate(zip(*(column.cells for column in columns), strict=True)):
+        if index:
+            lines.append(Text())
+        for column, cell in zip(columns, row, strict=True):
+            lines.append(Text.assemble((f"{column.header}: ", "bold"), cell))
+    return Group(*lines)
 
 
 def needed_width(table: Table) -> int:
