@@ -467,7 +467,7 @@ def dlq_redrive(
     """Move dead letters back to the requests queue (intake dedupes by payout id): shows what
     will move and asks first (--yes to skip, --dry-run to only look)."""
     target = _target(ctx)
-    letters = _dead_letters_to_move(target.sqs, target.dlq_url, limit, message_id)
+    letters = _dead_letters_to_move(target, limit, message_id)
     if dry_run or not letters:
         _show_redrive_plan(letters, as_json)
         return
@@ -481,10 +481,9 @@ def dlq_redrive(
         render.console().print(f"{len(moved)} message(s) moved back to the requests queue")
 
 
-def _dead_letters_to_move(
-    sqs: Any, dlq_url: str, limit: int, wanted: str | None
-) -> list[DeadLetter]:
-    letters = operations.list_dead_letters(sqs, dlq_url, limit)
+def _dead_letters_to_move(target: Target, limit: int, wanted: str | None) -> list[DeadLetter]:
+    """What a redrive will move: every dead letter read, or the one ``--id`` names."""
+    letters = operations.list_dead_letters(target.sqs, target.dlq_url, limit)
     if wanted is None:
         return letters
     chosen = [letter for letter in letters if wanted in {letter.message_id, letter.payout_id}]
