@@ -13,6 +13,7 @@ from payouts.domain.errors import InvalidRequest
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus
 from payouts.providers.base import CreateKind
+from payouts.services.operator import close_order
 from payouts.services.submission import (
     SendPlan,
     Submission,
@@ -155,3 +156,40 @@ def test_an_answer_is_still_recorded_when_only_the_schedule_changed_meanwhile(
 
     assert result.result is SubmissionResult.RECORDED
     assert result.order.status is S.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("closed_as", "answer", "disputed"),
+    [
+        (S.FAILED, CreateKind.ACCEPTED, True),
+        (S.FAILED, CreateKind.AMBIGUOUS, True),
+        (S.FAILED, CreateKind.REJECTED, False),
+        (S.SUCCEEDED, CreateKind.REJECTED, True),
+        (S.SUCCEEDED, CreateKind.ACCEPTED, False),
+    ],
+)
+def test_a_create_answer_disputing_a_close_made_meanwhile_is_escalated(
+    store: OrderStore, closed_as: OrderStatus, answer: CreateKind, *, disputed: bool
+) -> None:
+    # A person closed the order while its create was on the wire: nobody polls a closed order,
+    # so an answer saying the money may have moved anyway must reach a person now.
+    order = store_order(store, "PO-1", S.RECEIVED)
+    provider = ScriptedProvider("gateway_v2")
+
+    async def closed_meanwhile(claimed: Order) -> object:
+        close_order(
+            store, "PO-1", closed_as, reason="ops", reference="t-1", operator="alice", now=T0
+        )
+        return create_outcome(answer)
+
+    provider.create = closed_meanwhile  # type: ignore[method-assign,assignment]
+
+    result = send(store, provider, order, FIRST_SEND)
+
+    stored = store.get("PO-1")
+    assert stored is not None
+    assert result.result is SubmissionResult.ANSWER_ONLY
+    assert (stored.status, stored.needs_review) == (closed_as, disputed)
+    if disputed:
+        assert stored.review_reason is not None
+        assert f"operator:alice closed the order {closed_as} by hand" in stored.review_reason

@@ -7,8 +7,9 @@ the operator, their reason and the provider's reference; it clears the review fl
 status event goes out from the table stream by itself.
 
 A close never overrides a terminal status: only RECEIVED, SUBMITTING, SUBMITTED and UNKNOWN may
-be closed. A provider answer that later contradicts the close is escalated again by
-``settlement`` (the order's ``closed_by`` names the person), never applied.
+be closed. A provider answer that later contradicts the close is escalated again, never applied:
+a query or callback by ``settlement``, a create answer that was on the wire during a close from
+SUBMITTING by ``submission`` (the order's ``closed_by`` names the person in both).
 """
 
 from __future__ import annotations

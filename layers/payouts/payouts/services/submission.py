@@ -142,7 +142,37 @@ def record_create_outcome(
     )
     store.append_evidence(order.payout_id, late)
     latest = store.get(order.payout_id) or current
+    disputed = contradicted_close(latest, target)
+    if disputed is not None:
+        escalated = escalate(store, latest, disputed, late, now)
+        latest = escalated.order if escalated is not None else latest
     return Submission(SubmissionResult.ANSWER_ONLY, latest, outcome)
+
+
+# A person's close that a late create answer disputes: the status closed as, and the outcomes
+# (as the status they would have moved SUBMITTING to) that say the money may have moved anyway.
+_DISPUTING: Final = {
+    S.FAILED: frozenset({S.SUBMITTED, S.UNKNOWN}),  # accepted, or maybe: it may be paid
+    S.SUCCEEDED: frozenset({S.REJECTED}),  # refused outright: nothing was paid by this create
+}
+
+
+def contradicted_close(order: Order, target: OrderStatus) -> str | None:
+    """The review reason when a create answer (that would have moved SUBMITTING to ``target``)
+    arrives after a person closed ``order`` and disputes the close; None otherwise.
+
+    A close from SUBMITTING races the create on the wire. Nobody polls a closed order, so an
+    accepted create after a close as FAILED would otherwise be heard only if a callback came.
+    """
+    if order.closed_by is None or order.needs_review:
+        return None
+    if target not in _DISPUTING.get(order.status, frozenset()):
+        return None
+    return (
+        f"contradiction: the create's answer ({target} would follow) came after "
+        f"{order.closed_by} closed the order {order.status} by hand ({order.status_reason}); "
+        "check with the provider"
+    )
 
 
 def outcome_status(kind: CreateKind, *, previously_sent: bool) -> OrderStatus:
