@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, Inexact
 
+import pytest
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
 from payouts.store.codec import from_attribute_values, to_attribute_values
 
-SCALARS = st.one_of(st.text(), st.integers(), st.booleans())
+# Up to DynamoDB's 38 significant digits (boto3 refuses more, see below).
+SCALARS = st.one_of(st.text(), st.integers(-(10**38) + 1, 10**38 - 1), st.booleans())
 
 
 @given(st.dictionaries(st.text(min_size=1), SCALARS))
@@ -30,3 +32,8 @@ def test_other_types_are_read_as_boto3_reads_them_numbers_as_int() -> None:
     item = {"n": {"N": "7.9"}, "l": {"L": [{"S": "a"}, {"N": "2"}]}, "z": {"NULL": True}}
     assert from_attribute_values(item) == {"n": 7, "l": ["a", Decimal(2)], "z": None}
     assert TypeDeserializer().deserialize(item["z"]) is None
+
+
+def test_a_number_dynamodb_cannot_hold_is_refused_as_boto3_refuses_it() -> None:
+    with pytest.raises(Inexact):
+        to_attribute_values({"n": 10**38 + 1})

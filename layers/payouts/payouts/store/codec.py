@@ -31,6 +31,9 @@ else:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
+# DynamoDB numbers carry 38 significant digits; beyond that boto3 refuses them, and so do we.
+_LARGEST_NUMBER = 10**38
+
 _TIME_FIELDS = ("created_at", "updated_at", "next_check_at", "first_unresolved_at")
 
 
@@ -52,9 +55,9 @@ def _to_value(value: Any) -> Any:
         return {"S": value}
     if kind is bool:
         return {"BOOL": value}
-    if kind is int:
+    if kind is int and -_LARGEST_NUMBER < value < _LARGEST_NUMBER:
         return {"N": str(value)}
-    return _serializer.serialize(value)
+    return _serializer.serialize(value)  # and boto3 refuses what DynamoDB cannot hold
 
 
 def _from_value(value: Any) -> Any:
