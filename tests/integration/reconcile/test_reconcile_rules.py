@@ -302,6 +302,32 @@ def test_pg_v2_not_found_after_grace_is_resent_under_the_same_number(world: Worl
     )
 
 
+@pytest.mark.parametrize(("method", "provider"), [("UPI", "pg"), ("ALIPAY", "gateway")])
+def test_not_found_grace_counts_from_the_last_create_sent_not_from_when_it_was_stored(
+    world: World, method: str, provider: str
+) -> None:
+    # Stored two hours ago, its latest create sent a minute ago (a re-send, or a long hold):
+    # that create may still be landing, so "no such order" proves nothing yet.
+    store_order(
+        world.store,
+        "PO-1",
+        S.UNKNOWN,
+        method=method,
+        at=NOW - timedelta(hours=2),
+        last_sent_at=NOW - timedelta(minutes=1),
+    )
+    scripted = world.pg if provider == "pg" else world.gateway
+    scripted.query_script["PO-1"] = [answer(QueryKind.NOT_FOUND)]
+
+    report = world.run("PO-1")
+
+    order = world.order("PO-1")
+    assert report.checks[0].outcome is CheckOutcome.PENDING
+    assert scripted.creates == []
+    assert order.needs_review is False
+    assert order.submit_attempts == 1
+
+
 @pytest.mark.parametrize("kind", [CreateKind.AMBIGUOUS, CreateKind.DUPLICATE, CreateKind.NOT_SENT])
 def test_a_resend_without_a_clear_answer_leaves_the_order_unknown_and_due_soon(
     world: World, kind: CreateKind

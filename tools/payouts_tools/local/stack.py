@@ -87,7 +87,8 @@ LOCAL_TIMINGS: Final[dict[str, str]] = {
     "UNKNOWN_FIRST_CHECK_SECONDS": "1",
     "FIRST_CHECK_SECONDS": "2",
     "BACKOFF_SECONDS": "[1, 2, 3, 5, 8]",
-    "NOT_FOUND_GRACE_SECONDS": "5",
+    # Longer than a create may take to land (CREATE_BUDGET_SECONDS + the 10 s clock margin).
+    "NOT_FOUND_GRACE_SECONDS": "25",
     "STALE_SUBMITTING_SECONDS": "30",  # the minimum allowed
     "STALE_SUBMITTING_AFTER_SECONDS": "30",  # the minimum allowed
     # A create starts within 30 - 12 - 10 (clock margin) = 8 s of its claim and is waited for at

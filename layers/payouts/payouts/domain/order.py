@@ -38,6 +38,9 @@ class Order(BaseModel):
     check_attempts: int = 0
     submit_attempts: int = 0
     first_unresolved_at: datetime | None = None
+    # When the last create was claimed for sending: a NOT_FOUND answer counts its grace from
+    # here, since a create may still be landing (None for orders never sent).
+    last_sent_at: datetime | None = None
     needs_review: bool = False
     review_reason: str | None = None
     # Who closed the order by hand (``operator:<name>``), so a later provider answer that

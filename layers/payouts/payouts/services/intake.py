@@ -435,6 +435,7 @@ class Intake:
             now,
             provider=provider,
             submit_attempts=order.submit_attempts + 1,
+            last_sent_at=now,
             next_check_at=now + self._timings.stale_submitting_after,
         )
         if isinstance(result, Applied):

@@ -497,7 +497,9 @@ class Reconciler:
         self, order: Order, provider: PayoutProvider, evidence: Evidence, now: datetime
     ) -> CheckReport:
         unresolved_for = now - _unresolved_since(order)
-        if unresolved_for < self._policy.not_found_grace:
+        # The grace counts from the last create sent: a re-sent (or long-held) order's earlier
+        # history says nothing about whether its latest create has landed yet.
+        if now - (order.last_sent_at or _unresolved_since(order)) < self._policy.not_found_grace:
             return self._follow_up(order, now, evidence, calls=1)
         if order.status is not S.UNKNOWN:
             reason = (

@@ -99,6 +99,7 @@ async def claim_and_send(
         claimed_at,
         provider=provider.name,
         submit_attempts=order.submit_attempts + 1,
+        last_sent_at=claimed_at,
         next_check_at=claimed_at + plan.in_flight_for,
     )
     if not isinstance(claim, Applied):

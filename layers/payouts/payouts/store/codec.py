@@ -34,7 +34,7 @@ _deserializer = TypeDeserializer()
 # DynamoDB numbers carry 38 significant digits; beyond that boto3 refuses them, and so do we.
 _LARGEST_NUMBER = 10**38
 
-_TIME_FIELDS = ("created_at", "updated_at", "next_check_at", "first_unresolved_at")
+_TIME_FIELDS = ("created_at", "updated_at", "next_check_at", "first_unresolved_at", "last_sent_at")
 
 
 def to_attribute_values(values: Mapping[str, Any]) -> Item:
@@ -122,6 +122,7 @@ def order_from_item(item: ReadItem) -> Order:
         updated_at=keys.parse_timestamp(values["updated_at"]),
         next_check_at=_parse_or_none(values.get("next_check_at")),
         first_unresolved_at=_parse_or_none(values.get("first_unresolved_at")),
+        last_sent_at=_parse_or_none(values.get("last_sent_at")),
     )
 
 
