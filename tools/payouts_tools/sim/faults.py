@@ -52,6 +52,7 @@ class FaultMix:
     provider_blank_200: float = 0.0
     provider_malformed_200: float = 0.0
     provider_duplicate: float = 0.0  # pg_v2 create done twice: the answer is its duplicate code
+    provider_lands_late: float = 0.0  # the provider processes it up to minutes after we gave up
     # Settlement at the providers, per payout.
     settle_failure: float = 0.02
     settle_cancel: float = 0.01
@@ -105,6 +106,7 @@ REALISTIC: Final = FaultMix(
     provider_blank_200=0.002,
     provider_malformed_200=0.001,
     provider_duplicate=0.001,
+    provider_lands_late=0.001,
     settle_never=0.0005,
     settle_reverse=0.002,
     settle_slow=0.01,
@@ -152,6 +154,7 @@ STORM: Final = FaultMix(
     provider_blank_200=0.01,
     provider_malformed_200=0.01,
     provider_duplicate=0.01,
+    provider_lands_late=0.005,
     settle_failure=0.04,
     settle_cancel=0.02,
     settle_never=0.002,

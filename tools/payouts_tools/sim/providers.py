@@ -50,6 +50,7 @@ _CALL_FAULTS: Final = (
     "provider_read_timeout",
     "provider_lost_answer",
     "provider_duplicate",
+    "provider_lands_late",
     *_FAULT_ANSWERS,
     "provider_latency",
 )
@@ -129,7 +130,11 @@ class SimProviders:
             raise httpx.ConnectError("connection refused")
         if fault == "provider_reset":
             raise httpx.ReadError("connection reset by peer")
-        if fault == "provider_read_timeout":
+        if fault == "provider_lands_late":
+            # Stuck in the provider's queue: processed after the caller gave up, sometimes
+            # after its first queries were told "no such order".
+            self._loop.call_later(self._rng.uniform(1.0, 300.0), self._perform_late, routed)
+        if fault in ("provider_read_timeout", "provider_lands_late"):
             await asyncio.sleep(read_timeout)
             raise httpx.ReadTimeout("timed out waiting for the answer")
         answer = self._perform(routed, duplicate=fault == "provider_duplicate")
@@ -146,6 +151,9 @@ class SimProviders:
             await asyncio.sleep(late)
         await self._travel()
         return answer
+
+    def _perform_late(self, call: ProviderCall) -> None:
+        self._perform(call, duplicate=False)
 
     def _perform(self, call: ProviderCall, *, duplicate: bool) -> HttpResponse:
         # A duplicate: the create arrived twice (a proxy's retry); what we see is the answer to
