@@ -149,8 +149,8 @@ def test_concurrent_transitions_exactly_one_wins(store: OrderStore) -> None:
 
 def test_a_refused_transition_raises_and_writes_nothing(store: OrderStore) -> None:
     order = created(store)
-    with pytest.raises(IllegalTransition):
-        store.transition(order, S.SUCCEEDED, evidence(), T0)
+    with pytest.raises(IllegalTransition):  # RECEIVED was never sent: nothing can be SUBMITTED
+        store.transition(order, S.SUBMITTED, evidence(), T0)
     assert store.get("PO-1") == order
     assert store.history("PO-1") == []
 
