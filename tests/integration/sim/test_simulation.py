@@ -114,3 +114,11 @@ def test_the_referee_catches_a_create_sent_twice(monkeypatch: pytest.MonkeyPatch
     result = simulate(planted("none", sqs_copies=0.5))
 
     assert any("paid 2 times" in text for text in result.violations)
+
+
+def test_a_payment_is_judged_after_every_write_that_preceded_it() -> None:
+    # Seed 7 pays an order while the intake invocation that stored it is still running: the
+    # referee once judged the payment before it had seen the order ("paid, but no request").
+    result = simulate(config_for(7, 100, "storm"))
+
+    assert result.ok, explain(result)

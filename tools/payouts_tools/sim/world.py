@@ -762,6 +762,9 @@ class World:
     # ---- callbacks -------------------------------------------------------------------------------
 
     def _on_ledger(self, entry: LedgerEntry) -> None:
+        # Every write that took effect is judged first: money can move while the invocation
+        # that stored the order is still running (its writes not yet drained from the stream).
+        self._observe()
         self.log("ledger", entry.merchant_no, entry.kind.value, entry.amount_minor)
         if entry.kind is EntryKind.PAYMENT:
             self.referee.on_payment(entry.merchant_no, entry.amount_minor, entry.currency)
