@@ -15,12 +15,10 @@ from datetime import datetime
 from typing import Final
 
 import httpx
-from pydantic import SecretStr
 
 from payouts.providers.base import AdapterContext, PayoutProvider, ProviderTimeouts
-from payouts.providers.gateway_v2 import GatewayV2Adapter, GatewayV2Credentials
-from payouts.providers.pg_v2 import PgV2Adapter, PgV2Credentials
 from payouts_tools.sandbox import Sandbox
+from payouts_tools.sandbox.adapters import sandbox_adapter
 from payouts_tools.sandbox.callbacks import CallbackMessage
 from payouts_tools.sandbox.config import CallbackOptions, Operation, Provider, SandboxConfig
 from payouts_tools.sandbox.server import ProviderCall
@@ -93,28 +91,9 @@ class SimProviders:
         context = AdapterContext(
             base_url=BASE_URL, notify_url=f"{NOTIFY_BASE}/{name}", timeouts=ProviderTimeouts()
         )
-        config = self.sandbox.config
-        if name == Provider.GATEWAY_V2.value:
-            return GatewayV2Adapter(
-                credentials=GatewayV2Credentials(
-                    platform_id=config.gateway.platform_id,
-                    platform_key=SecretStr(config.gateway.signing_key),
-                    query_token=SecretStr(config.gateway.query_token),
-                ),
-                context=context,
-                client=client,
-                clock=clock,
-            )
-        if name == Provider.PG_V2.value:
-            return PgV2Adapter(
-                credentials=PgV2Credentials(
-                    app_id=config.pg.app_id, app_secret=SecretStr(config.pg.app_secret)
-                ),
-                context=context,
-                client=client,
-                clock=clock,
-            )
-        raise KeyError(f"no provider {name!r} in the simulation")
+        if name not in {provider.value for provider in Provider}:
+            raise KeyError(f"no provider {name!r} in the simulation")
+        return sandbox_adapter(Provider(name), self.sandbox.config, context, client, clock)
 
     # ---- one call ----------------------------------------------------------------------------
 

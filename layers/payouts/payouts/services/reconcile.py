@@ -63,7 +63,7 @@ from payouts.services.settlement import (
     escalate,
     query_verdict,
 )
-from payouts.services.submission import SendPlan, SubmissionResult, claim_and_send
+from payouts.services.submission import SendPlan, Submission, SubmissionResult, claim_and_send
 from payouts.settings.reconcile import RECONCILE_LEASE, NotFoundPolicy, ReconcileSettings
 from payouts.store import Applied, OrderStore
 
@@ -403,22 +403,11 @@ class Reconciler:
             )
             reason = provider if isinstance(provider, str) else NEVER_SENT_REASON
             return self._follow_up(order, now, note, escalate_reason=reason)
-        plan = SendPlan(
-            reason="stored RECEIVED past its grace and never sent (its message was dead-lettered "
-            "or lost): it provably never left, so the loop sends it under its own number",
-            in_flight_for=self._policy.stale_submitting_after,
-            first_check_after=self._policy.first_check_after,
-            previously_sent=False,
-            actor=ACTOR,
+        reason = (
+            "stored RECEIVED past its grace and never sent (its message was dead-lettered or "
+            "lost): it provably never left, so the loop sends it under its own number"
         )
-        sent = await claim_and_send(self._store, provider, order, plan, self._clock)
-        logger.info(
-            "never-sent order sent by the reconcile loop",
-            payout_id=order.payout_id,
-            provider=provider.name,
-            result=sent.result.value,
-            status=sent.order.status.value,
-        )
+        sent = await self._send(order, provider, reason, previously_sent=False)
         if sent.result is SubmissionResult.LOST_CLAIM:
             return CheckReport(order.payout_id, CheckOutcome.RACED, why="changed while sending")
         return CheckReport(order.payout_id, CheckOutcome.SENT, sent.order.status, provider_calls=1)
@@ -528,22 +517,11 @@ class Reconciler:
     ) -> CheckReport:
         # The "not found" answer justifies the re-send: keep it in the timeline before the claim.
         self._store.append_evidence(order.payout_id, evidence)
-        plan = SendPlan(
-            reason=f"{provider.name} says not found {_minutes(waited)} after an unknown create, "
-            "and it refuses duplicate merchant numbers",
-            in_flight_for=self._policy.stale_submitting_after,
-            first_check_after=self._policy.first_check_after,
-            previously_sent=True,
-            actor=ACTOR,
+        reason = (
+            f"{provider.name} says not found {_minutes(waited)} after an unknown create, and it "
+            "refuses duplicate merchant numbers"
         )
-        sent = await claim_and_send(self._store, provider, order, plan, self._clock)
-        logger.info(
-            "create re-sent under the same merchant number",
-            payout_id=order.payout_id,
-            provider=provider.name,
-            result=sent.result.value,
-            status=sent.order.status.value,
-        )
+        sent = await self._send(order, provider, reason, previously_sent=True)
         if sent.result is SubmissionResult.LOST_CLAIM:
             return CheckReport(order.payout_id, CheckOutcome.RACED, provider_calls=1)
         refused = sent.result is SubmissionResult.REFUSED
@@ -554,6 +532,28 @@ class Reconciler:
             escalated=refused and sent.order.needs_review,
             provider_calls=1 if refused else 2,
         )
+
+    async def _send(
+        self, order: Order, provider: PayoutProvider, reason: str, *, previously_sent: bool
+    ) -> Submission:
+        """Claim ``order`` and send its create under its own number (submission's one path)."""
+        plan = SendPlan(
+            reason=reason,
+            in_flight_for=self._policy.stale_submitting_after,
+            first_check_after=self._policy.first_check_after,
+            previously_sent=previously_sent,
+            actor=ACTOR,
+        )
+        sent = await claim_and_send(self._store, provider, order, plan, self._clock)
+        logger.info(
+            "create sent by the reconcile loop under the same merchant number",
+            payout_id=order.payout_id,
+            provider=provider.name,
+            resend=previously_sent,
+            result=sent.result.value,
+            status=sent.order.status.value,
+        )
+        return sent
 
     def _follow_up(
         self,
