@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -369,6 +369,23 @@ def test_gateway_v2_not_found_after_grace_is_escalated_never_resent(world: World
     assert order.needs_review is True
     assert order.next_check_at == NOW + timedelta(hours=1)
     assert world.gateway.creates == []
+
+
+@pytest.mark.parametrize(
+    ("waited", "said"), [(timedelta(seconds=40), "40 s"), (timedelta(minutes=11), "11 min")]
+)
+def test_the_escalation_says_how_long_the_provider_said_not_found(
+    world: World, waited: timedelta, said: str
+) -> None:
+    # A short grace (the local stack's) once read "0 min after an unknown create".
+    store_order(world.store, "PO-1", S.UNKNOWN, at=NOW - waited)
+    world.gateway.query_script["PO-1"] = [answer(QueryKind.NOT_FOUND)]
+
+    world.run("PO-1", policy=replace(POLICY, not_found_grace=timedelta(seconds=30)))
+
+    assert f"has no order under this number {said} after an unknown create" in (
+        world.order("PO-1").review_reason or ""
+    )
 
 
 def test_an_accepted_order_the_provider_loses_is_escalated_never_resent(world: World) -> None:

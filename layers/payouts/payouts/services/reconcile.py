@@ -702,7 +702,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _minutes(duration: timedelta) -> str:
-    return f"{math.floor(duration.total_seconds() / 60)} min"
+    # Seconds under a minute: a short grace should not read as "0 min".
+    seconds = math.floor(duration.total_seconds())
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
 
 
 def _hours(duration: timedelta) -> str:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
 
 # botocore's standard mode retries throttling (and transient 5xx) with jittered exponential
-# backoff; conditional-check failures are never retried, they are answers.
+# backoff (max_attempts counts the retries: 7 attempts in all); conditional-check failures are
+# never retried, they are answers.
 CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 6})
 
 # A transaction cancelled for a reason other than our condition (a concurrent transaction on the
