@@ -13,11 +13,9 @@ variables. Unknown paths get API Gateway's own 403 ``Missing Authentication Toke
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
@@ -28,7 +26,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from payouts_tools.local.connection_threads import ConnectionThreads
+from payouts_tools.local.connection_threads import ConnectionThreads, KeepsConnectionThreads
 from payouts_tools.local.lambda_runtime import Handler, LocalLambdaContext
 
 _log = logging.getLogger(__name__)
@@ -260,25 +258,13 @@ class ApiGatewayBridge:
         return _Handler
 
 
-class _BridgeServer(ThreadingHTTPServer):
+class _BridgeServer(KeepsConnectionThreads, ThreadingHTTPServer):
     """``ThreadingHTTPServer`` on loopback whose connection threads and open connections are
     kept for ``stop`` (a plain one never joins its daemon threads: they outlived the bridge)."""
 
     def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
         self.connections = ConnectionThreads("apigw-bridge-request")
         super().__init__((LOOPBACK, port), handler)
-
-    def process_request(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        """Serve the connection on a thread ``connections`` keeps."""
-        serve = functools.partial(self.process_request_thread, request, client_address)
-        self.connections.spawn(request, serve)
-
-    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
-        """Forget the connection, then close it."""
-        self.connections.forget(request)
-        super().shutdown_request(request)
 
 
 def _proxy_answer(answer: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:

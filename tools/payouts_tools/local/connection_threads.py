@@ -21,12 +21,13 @@ holds up the interpreter's exit; ``close()`` names it instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 # After the grace period, connections are cut; threads then get this long to notice.
 _AFTER_CUT_S: Final = 1.0
@@ -94,3 +95,26 @@ class ConnectionThreads:
 def _shut(connection: socket.socket, how: int) -> None:
     with contextlib.suppress(OSError):  # the peer already went away
         connection.shutdown(how)
+
+
+class KeepsConnectionThreads:
+    """Mixin for a socketserver server (put it first among the bases): every connection is
+    served on a thread its ``connections`` keeps, and forgotten when the server closes it."""
+
+    connections: ConnectionThreads
+
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Serve the connection on a thread ``connections`` keeps."""
+        serve = functools.partial(
+            self.process_request_thread,  # type: ignore[attr-defined]
+            request,
+            client_address,
+        )
+        self.connections.spawn(request, serve)
+
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        """Forget the connection, then close it."""
+        self.connections.forget(request)
+        super().shutdown_request(request)  # type: ignore[misc]

@@ -8,10 +8,8 @@ same tables, queues and functions as every client made here.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import socket
 import threading
 import urllib.request
 from types import TracebackType
@@ -21,7 +19,7 @@ import boto3
 from botocore.config import Config
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from payouts_tools.local.connection_threads import ConnectionThreads
+from payouts_tools.local.connection_threads import ConnectionThreads, KeepsConnectionThreads
 from payouts_tools.local.environment import EnvironmentPatch
 
 if TYPE_CHECKING:
@@ -230,25 +228,13 @@ class EmbeddedAws:
             answer.read()
 
 
-class _MotoServer(ThreadedWSGIServer):
+class _MotoServer(KeepsConnectionThreads, ThreadedWSGIServer):
     """werkzeug's threaded server on loopback (as ``ThreadedMotoServer`` makes it) whose
     connection threads and open connections are kept for ``stop``."""
 
     def __init__(self, app: WSGIApplication, handler: type[WSGIRequestHandler]) -> None:
         self.connections = ConnectionThreads("moto-request")
         super().__init__(LOOPBACK, 0, app, handler)
-
-    def process_request(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        """Serve the connection on a thread ``connections`` keeps."""
-        serve = functools.partial(self.process_request_thread, request, client_address)
-        self.connections.spawn(request, serve)
-
-    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
-        """Forget the connection, then close it."""
-        self.connections.forget(request)
-        super().shutdown_request(request)
 
 
 def _moto_server() -> _MotoServer:
