@@ -35,7 +35,8 @@ $(TOOLS)/%/.installed: requirements/lint-%.lock
 test: lint ## lint, then the whole suite (what CI runs)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-unit: venv ## the unit tests only (fast)
+# The unit tests include SAM's own transform of template.yaml, run in the SAM CLI's environment.
+unit: venv $(TOOLS)/sam/.installed ## the unit tests only (fast)
 	$(BIN)/pytest tests/unit -q
 
 lint: lint-python lint-infra ## every linter: ruff, mypy, sam validate --lint, cfn-lint, checkov

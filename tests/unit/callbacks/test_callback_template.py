@@ -91,14 +91,19 @@ def test_the_function_may_read_and_write_orders_and_read_two_secrets_only(
         {"Fn::Sub": "${OrdersTable.Arn}/index/by-provider-ref"},
     ]
     assert secrets == [{"Ref": "GatewayV2SecretArn"}, {"Ref": "PgV2SecretArn"}]
-    assert len(policies) == 3
+    # kms:Decrypt only when the secrets' key is given (tests/unit/test_template_transform.py).
+    assert policies[3]["Fn::If"][0] == "HasSecretsKmsKey"
+    assert len(policies) == 4
 
 
 def test_every_log_group_keeps_logs_for_the_configured_retention(template: Template) -> None:
     function_logs = _properties(template, "CallbackFunctionLogGroup")
     access_logs = _properties(template, "CallbackApiAccessLogGroup")
 
-    assert function_logs["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${CallbackFunction}"}
+    assert function_logs["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}-callback"}
+    assert _properties(template, "CallbackFunction")["LoggingConfig"] == {
+        "LogGroup": {"Ref": "CallbackFunctionLogGroup"}
+    }
     assert function_logs["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
     assert access_logs["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
 

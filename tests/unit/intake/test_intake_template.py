@@ -104,11 +104,14 @@ def test_intake_may_touch_order_partitions_the_dlq_and_the_two_secrets_only(
     assert table_statement["Condition"] == {
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PAYOUT#*"]}
     }
-    assert policies[1:] == [
+    assert policies[1:4] == [
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["PayoutRequestsDLQ", "QueueName"]}}},
         {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "GatewayV2SecretArn"}}},
         {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "PgV2SecretArn"}}},
     ]
+    # kms:Decrypt only when the secrets' key is given (tests/unit/test_template_transform.py).
+    (decrypt_when_keyed,) = policies[4:]
+    assert decrypt_when_keyed["Fn::If"][0] == "HasSecretsKmsKey"
 
 
 def test_intake_dead_letters_to_the_requests_queues_dlq(template: Template) -> None:
@@ -154,15 +157,24 @@ def test_status_events_may_only_put_events_on_the_payouts_bus(template: Template
     assert resource(template, "PayoutsEventBus")["Type"] == "AWS::Events::EventBus"
 
 
-@pytest.mark.parametrize("function", ["IntakeFunction", "StatusEventsFunction"])
-def test_each_function_has_its_own_log_group_with_the_stacks_retention(
-    template: Template, function: str
+@pytest.mark.parametrize(
+    ("function", "group_name"),
+    [("IntakeFunction", "intake"), ("StatusEventsFunction", "status-events")],
+)
+def test_each_function_logs_to_its_own_group_with_the_stacks_retention(
+    template: Template, function: str, group_name: str
 ) -> None:
     log_group = _properties(template, f"{function}LogGroup")
 
+    assert _properties(template, function)["LoggingConfig"] == {
+        "LogGroup": {"Ref": f"{function}LogGroup"}
+    }
     assert log_group == {
-        "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{function}}}"},
+        "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{group_name}"},
         "RetentionInDays": {"Ref": "LogRetentionInDays"},
+        "KmsKeyId": {
+            "Fn::If": ["HasLogsKmsKey", {"Ref": "LogsKmsKeyArn"}, {"Ref": "AWS::NoValue"}]
+        },
     }
 
 
