@@ -46,6 +46,15 @@ class Order(BaseModel):
     # Who closed the order by hand (``operator:<name>``), so a later provider answer that
     # contradicts the close is escalated naming it; None for every order a provider settled.
     closed_by: str | None = None
+    # Money figures for finance, as the provider reported them in a create answer, callback or
+    # query (None until it does; see ``payouts.domain.figures``): its fee, what it says the
+    # beneficiary was credited, its own reference for the payment (pg_v2 ``rrn``) and when it
+    # paid. They never decide a status.
+    fee_minor: int | None = Field(default=None, ge=0)
+    fee_currency: str | None = None
+    credited_minor: int | None = Field(default=None, ge=0)
+    provider_reference: str | None = None
+    paid_at: datetime | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
+from payouts.domain.figures import NO_FIGURES, MoneyFigures
 from payouts.domain.order import Order
 
 
@@ -58,6 +59,8 @@ class CreateOutcome:
     reason: str
     raw: RawExchange
     provider_order_id: str | None = None
+    # Fee, credited amount, reference, paid time, when the answer carries any (never a verdict).
+    figures: MoneyFigures = NO_FIGURES
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class QueryOutcome:
     provider_order_id: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
+    # Fee, credited amount, reference, paid time, when the answer carries any (never a verdict).
+    figures: MoneyFigures = NO_FIGURES
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ class CallbackEvent:
     amount_minor: int | None = None
     currency: str | None = None
     signed_at: datetime | None = None  # when the provider signs a timestamp (replay window)
+    # Fee, credited amount, reference, paid time, as the callback states them (never a verdict;
+    # applied only when the callback itself is trusted).
+    figures: MoneyFigures = NO_FIGURES
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,7 @@ def verdict_from_callback(event: CallbackEvent) -> Verdict:
         provider_order_id=event.provider_order_id,
         amount_minor=event.amount_minor,
         currency=event.currency,
+        figures=event.figures,
     )
 
 
@@ -452,6 +453,9 @@ def callback_evidence(
         "applied": "callback",
         **_fields_detail(event.fields),
     }
+    if not event.figures.is_empty:
+        # The figures as read (and why any was not), beside the raw fields they came from.
+        detail["figures"] = event.figures.evidence()
     trust = "signed" if event.trusted else "untrusted"
     return Evidence(
         kind=EvidenceKind.CALLBACK,
@@ -522,6 +526,7 @@ def _query_detail(answer: QueryOutcome) -> dict[str, JsonValue]:
         "provider_order_id": answer.provider_order_id,
         "amount_minor": answer.amount_minor,
         "currency": answer.currency,
+        "figures": answer.figures.evidence() or None,
         "transport": raw.transport,
         "http_status": raw.http_status,
         "code": raw.code,

@@ -667,6 +667,7 @@ def query_evidence(provider: str, answer: QueryOutcome, now: datetime) -> Eviden
         "provider_order_id": answer.provider_order_id,
         "amount_minor": answer.amount_minor,
         "currency": answer.currency,
+        "figures": answer.figures.evidence() or None,
         "transport": raw.transport,
         "http_status": raw.http_status,
         "code": raw.code,

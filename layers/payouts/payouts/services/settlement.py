@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from payouts.domain.figures import NO_FIGURES, MoneyFigures
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus, provider_may_move
 from payouts.providers.base import QueryKind, QueryOutcome
@@ -44,6 +45,9 @@ class Verdict:
     provider_order_id: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
+    # Fee, credited amount, reference, paid time: written with the transition this verdict
+    # makes (never on their own, and never when the amount or currency does not match).
+    figures: MoneyFigures = NO_FIGURES
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def query_verdict(provider: str, answer: QueryOutcome, source: str = "query") ->
         provider_order_id=answer.provider_order_id,
         amount_minor=answer.amount_minor,
         currency=answer.currency,
+        figures=answer.figures,
     )
 
 
@@ -178,6 +183,9 @@ def _changes_for(
     order: Order, verdict: Verdict, target: OrderStatus, now: datetime
 ) -> dict[str, object]:
     changes: dict[str, object] = {"status_reason": verdict.reason}
+    # The provider's latest word on its figures replaces an earlier one (a reversal may restate
+    # them); a figure it does not state is left as it was.
+    changes.update(verdict.figures.order_changes())
     if verdict.provider_order_id and not order.provider_order_id:
         changes["provider_order_id"] = verdict.provider_order_id
     if verdict.provider and not order.provider:

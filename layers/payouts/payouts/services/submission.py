@@ -127,6 +127,7 @@ def record_create_outcome(
     changes: dict[str, object] = {"status_reason": f"create {outcome.kind}: {outcome.reason}"}
     if target is S.SUBMITTED:
         changes["provider_order_id"] = outcome.provider_order_id
+        changes.update(outcome.figures.order_changes())
     if target in (S.SUBMITTED, S.UNKNOWN, S.RECEIVED):
         changes["next_check_at"] = now + plan.first_check_after
     current = order
@@ -208,6 +209,7 @@ def create_answer_evidence(
         "message": raw.message,
         "body_excerpt": raw.body_excerpt,
         "provider_order_id": outcome.provider_order_id,
+        "figures": outcome.figures.evidence() or None,
     }
     return Evidence(
         kind=EvidenceKind.CREATE_ANSWER,

@@ -34,7 +34,17 @@ _deserializer = TypeDeserializer()
 # DynamoDB numbers carry 38 significant digits; beyond that boto3 refuses them, and so do we.
 _LARGEST_NUMBER = 10**38
 
-_TIME_FIELDS = ("created_at", "updated_at", "next_check_at", "first_unresolved_at", "last_sent_at")
+_TIME_FIELDS = (
+    "created_at",
+    "updated_at",
+    "next_check_at",
+    "first_unresolved_at",
+    "last_sent_at",
+    "paid_at",
+)
+# The provider's money figures (domain/figures.py): absent until the provider states them, so an
+# order without them costs no bytes.
+_FIGURE_FIELDS = ("fee_minor", "fee_currency", "credited_minor", "provider_reference")
 
 
 def to_attribute_values(values: Mapping[str, Any]) -> Item:
@@ -92,6 +102,7 @@ def order_to_item(order: Order) -> Item:
         "needs_review": order.needs_review,
         "review_reason": order.review_reason,
         "closed_by": order.closed_by,
+        **{name: getattr(order, name) for name in _FIGURE_FIELDS},
         **{name: _time_or_none(getattr(order, name)) for name in _TIME_FIELDS},
         **_denormalised_request(order),
         **_index_attributes(order),
@@ -123,6 +134,8 @@ def order_from_item(item: ReadItem) -> Order:
         next_check_at=_parse_or_none(values.get("next_check_at")),
         first_unresolved_at=_parse_or_none(values.get("first_unresolved_at")),
         last_sent_at=_parse_or_none(values.get("last_sent_at")),
+        paid_at=_parse_or_none(values.get("paid_at")),
+        **{name: values.get(name) for name in _FIGURE_FIELDS},
     )
 
 

@@ -53,6 +53,11 @@ from payouts.providers.gateway_v2.decisions import (
     status_kind,
 )
 from payouts.providers.gateway_v2.fields import field_problem
+from payouts.providers.gateway_v2.figures import (
+    CALLBACK_PAID_TIME_FIELD,
+    QUERY_PAID_TIME_FIELD,
+    read_figures,
+)
 from payouts.providers.gateway_v2.signing import SignType, sign, verify
 from payouts.providers.transport import EXCERPT_CHARS, Exchange, Transport, send
 
@@ -148,18 +153,23 @@ class GatewayV2Adapter:
         merchant_order_id = fields.get("payout_cl_id")
         if not isinstance(merchant_order_id, str) or not merchant_order_id:
             raise CallbackMalformed("callback has no payout_cl_id")
+        kind = status_kind(_text(fields.get("status")))
+        paid_time_field = CALLBACK_PAID_TIME_FIELD if kind is QueryKind.SUCCEEDED else None
         # No ``signed_at`` from ``update_time``: the provider retries the same signed body for up
         # to an hour, so a replay window of minutes would refuse its own retries. Replays are
         # harmless: every transition is a conditional write.
         return CallbackEvent(
             provider=self.name,
             merchant_order_id=merchant_order_id,
-            kind=status_kind(_text(fields.get("status"))),
+            kind=kind,
             trusted=True,
             fields=_evidence_fields(fields),
             provider_order_id=_nonblank(fields.get("payout_id")),
             amount_minor=_cents(fields.get(self._options.callback_amount_field)),
             currency=self._options.currency,
+            figures=read_figures(
+                fields, currency=self._options.currency, paid_time_field=paid_time_field
+            ),
         )
 
     def ack(self) -> Ack:
@@ -271,6 +281,9 @@ class GatewayV2Adapter:
             provider_order_id=_nonblank(data.get("payout_id")),
             amount_minor=_cents(data.get("amount")),
             currency=self._options.currency,
+            figures=read_figures(
+                data, currency=self._options.currency, paid_time_field=QUERY_PAID_TIME_FIELD
+            ),
         )
 
     def _answer_signature_problem(self, data: JsonObject) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any, Final
 import httpx
 
 from payouts.domain import strict_json
+from payouts.domain.figures import NO_FIGURES
 from payouts.domain.money import MoneyError, from_decimal_string
 from payouts.domain.order import Order, utc_now
 from payouts.providers.base import (
@@ -48,6 +49,7 @@ from payouts.providers.pg_v2.decisions import (
     build_status_rules,
     decide_status,
 )
+from payouts.providers.pg_v2.figures import read_figures
 from payouts.providers.pg_v2.options import PgV2Credentials, PgV2Options
 from payouts.providers.pg_v2.payload import balance_body, create_body, query_body, serialise
 from payouts.providers.pg_v2.signing import (
@@ -139,6 +141,7 @@ class PgV2Adapter:
             reason=decision.why,
             raw=_raw(answer.exchange),
             provider_order_id=_text(answer.data, "payoutNo") if accepted else None,
+            figures=read_figures(answer.data) if accepted else NO_FIGURES,
         )
 
     async def query(self, order: Order) -> QueryOutcome:
@@ -163,6 +166,7 @@ class PgV2Adapter:
             provider_order_id=_text(answer.data, "payoutNo"),
             amount_minor=amount_minor,
             currency=currency,
+            figures=read_figures(answer.data),
         )
 
     def verify_callback(self, headers: Mapping[str, str], raw_body: bytes) -> CallbackEvent:
@@ -189,6 +193,7 @@ class PgV2Adapter:
             amount_minor=amount_minor,
             currency=currency,
             signed_at=from_unix_millis(credential.timestamp_ms) if credential else None,
+            figures=read_figures(data),
         )
 
     def ack(self) -> Ack:
