@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,3 +131,51 @@ def test_a_handler_that_crashes_is_a_502_like_api_gateways() -> None:
 
     assert response.status_code == 502
     assert response.json() == {"message": "Internal server error"}
+
+
+def test_calls_over_one_client_share_one_kept_alive_connection(
+    bridge: ApiGatewayBridge, recorder: Recorder
+) -> None:
+    with httpx.Client(trust_env=False) as client:
+        answers = [
+            client.post(f"{bridge.base_url}/callbacks/pg_v2", content=b"{}") for _ in range(3)
+        ]
+
+    assert [(answer.status_code, answer.content) for answer in answers] == [
+        (202, b'{"code":"OK"}')
+    ] * 3
+    assert len(recorder.events) == 3
+    assert bridge.accepted_connections == 1
+
+
+def test_an_idle_connection_is_closed_and_the_next_call_opens_a_new_one(
+    recorder: Recorder,
+) -> None:
+    with (
+        ApiGatewayBridge(recorder, stage="dev", idle_timeout_s=0.2) as bridge,
+        httpx.Client(trust_env=False) as client,
+    ):
+        first = client.post(f"{bridge.base_url}/callbacks/pg_v2", content=b"{}")
+        time.sleep(0.8)  # the bridge closes the pooled connection meanwhile
+        second = client.post(f"{bridge.base_url}/callbacks/pg_v2", content=b"{}")
+
+        assert (first.status_code, second.status_code) == (202, 202)
+        assert bridge.accepted_connections == 2
+
+
+def test_the_handlers_connection_headers_never_reach_the_wire(bridge: ApiGatewayBridge) -> None:
+    # A handler that sets its own Content-Length or Connection must not break the framing.
+    bridge_answer = {
+        "statusCode": 200,
+        "headers": {"Content-Length": "999", "Connection": "close", "X-Kept": "yes"},
+        "body": "ok",
+    }
+    with ApiGatewayBridge(lambda event, context: bridge_answer, stage="dev") as own:
+        with httpx.Client(trust_env=False) as client:
+            answers = [client.post(f"{own.base_url}/callbacks/pg_v2") for _ in range(2)]
+
+        assert [(answer.content, answer.headers["x-kept"]) for answer in answers] == [
+            (b"ok", "yes")
+        ] * 2
+        assert [answer.headers["content-length"] for answer in answers] == ["2", "2"]
+        assert own.accepted_connections == 1

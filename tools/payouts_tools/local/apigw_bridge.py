@@ -7,7 +7,9 @@ writes its proxy answer back. Bodies are passed base64-encoded, as the deployed 
 events for sample files and tests.
 
 Deliberately small: one resource template per route, no authorizers, no throttling, no stage
-variables. Unknown paths get API Gateway's own 403 ``Missing Authentication Token``.
+variables. Unknown paths get API Gateway's own 403 ``Missing Authentication Token``. Connections
+are kept alive between requests (HTTP/1.1) and closed when idle, as API Gateway does, so a
+client's pool meets reuse and connections closed under it (``payouts_tools.keep_alive``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from payouts_tools.keep_alive import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    HOP_BY_HOP_HEADERS,
+    KeepAliveRequestHandler,
+)
 from payouts_tools.local.connection_threads import ConnectionThreads, KeepsConnectionThreads
 from payouts_tools.local.lambda_runtime import Handler, LocalLambdaContext
 
@@ -144,8 +151,10 @@ class ApiGatewayBridge:
         resources: Sequence[str] = DEFAULT_RESOURCES,
         port: int = 0,
         context_factory: ContextFactory | None = None,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
     ) -> None:
         self._handler = handler
+        self._idle_timeout_s = idle_timeout_s
         self._stage = stage
         self._resources = tuple(resources)
         self._context_factory = context_factory or (lambda: LocalLambdaContext("callback"))
@@ -162,6 +171,11 @@ class ApiGatewayBridge:
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>/<stage>``."""
         return f"http://{LOOPBACK}:{self._server.server_port}/{self._stage}"
+
+    @property
+    def accepted_connections(self) -> int:
+        """TCP connections accepted so far (a client reuses a kept-alive one for many calls)."""
+        return self._server.connections.accepted
 
     def start(self) -> Self:
         """Start serving in a background thread."""
@@ -224,7 +238,10 @@ class ApiGatewayBridge:
     def _request_handler_class(self) -> type[BaseHTTPRequestHandler]:
         bridge = self
 
-        class _Handler(BaseHTTPRequestHandler):
+        class _Handler(KeepAliveRequestHandler):
+            def idle_timeout_s(self) -> float:
+                return bridge._idle_timeout_s
+
             def do_POST(self) -> None:
                 self._forward()
 
@@ -246,7 +263,9 @@ class ApiGatewayBridge:
                 )
                 self.send_response(status)
                 for name, value in headers.items():
-                    self.send_header(name, value)
+                    # The connection's own headers are the server's to write, exactly once.
+                    if name.lower() not in HOP_BY_HOP_HEADERS:
+                        self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

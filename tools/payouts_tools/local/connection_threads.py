@@ -42,6 +42,13 @@ class ConnectionThreads:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
+        self._accepted = 0
+
+    @property
+    def accepted(self) -> int:
+        """Connections handed to a thread so far (kept-alive ones serve many requests each)."""
+        with self._lock:
+            return self._accepted
 
     def spawn(self, request: object, serve: Callable[[], None]) -> None:
         """Serve one accepted connection on a new thread (the server's ``process_request``)."""
@@ -53,6 +60,7 @@ class ConnectionThreads:
             # thousands of them.
             self._threads = [known for known in self._threads if known.is_alive()]
             self._threads.append(thread)
+            self._accepted += 1
             if isinstance(request, socket.socket):
                 self._connections.add(request)
             thread.start()

@@ -12,6 +12,8 @@ from typing import Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from payouts_tools.keep_alive import DEFAULT_IDLE_TIMEOUT_S
+
 # Servers on this machine bind to loopback only.
 LOOPBACK: Final = "127.0.0.1"
 
@@ -144,3 +146,7 @@ class SandboxConfig(SandboxModel):
     # How long read_timeout and lost_answer faults hold a connection unless a fault says
     # otherwise: longer than any client here waits.
     fault_sleep_s: float = Field(default=10.0, ge=0)
+    # How long a kept-alive connection may sit idle before the sandbox closes it, as a provider's
+    # load balancer does. Shorter than httpx's keep-alive expiry (5 s) by default, so clients
+    # regularly meet a pooled connection the provider has closed (see payouts_tools.keep_alive).
+    idle_timeout_s: float = Field(default=DEFAULT_IDLE_TIMEOUT_S, gt=0)

@@ -85,7 +85,8 @@ class Sandbox:
         """Bind (port 0 unless configured), start serving, settling and calling back."""
         if self._server is not None:
             raise RuntimeError("the sandbox is already started")
-        self._server = SandboxHttpServer(self._state.config.port, self)
+        config = self._state.config
+        self._server = SandboxHttpServer(config.port, self, config.idle_timeout_s)
         self._refused = _reserve_refusing_port()
         self._listener = Listener(self._server, self._stopping)
         self._listener.start()
@@ -132,6 +133,13 @@ class Sandbox:
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``: the base URL of both providers."""
         return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def accepted_connections(self) -> int:
+        """TCP connections accepted so far (clients reuse kept-alive ones for many requests)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._server.accepted_connections
 
     @property
     def refused_base_url(self) -> str:

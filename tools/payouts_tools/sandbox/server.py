@@ -1,4 +1,5 @@
-"""The sandbox's HTTP server: stdlib, one thread per connection, faults applied per call.
+"""The sandbox's HTTP server: stdlib, HTTP/1.1 keep-alive, one thread per connection, faults
+applied per call.
 
 The handler does the connection-level misbehaviour (sleeping, dropping, resetting); what a call
 means is decided by the application behind the ``Application`` protocol. The ``Listener`` runs
@@ -16,16 +17,18 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Final, Protocol
 
+from payouts_tools.keep_alive import DEFAULT_IDLE_TIMEOUT_S, KeepAliveRequestHandler
 from payouts_tools.sandbox.config import LOOPBACK, Operation, Provider
 from payouts_tools.sandbox.faults import ANSWER_FAULTS, CallSite, Fault, FaultBook, FaultKind
 from payouts_tools.sandbox.wire import HttpRequest, HttpResponse
 
 _log = logging.getLogger(__name__)
 
-# A client that connects and then says nothing is given up on after this long.
+# A client that connects and then says nothing (or stops half-way through a request) is given up
+# on after this long. Between requests on a kept connection, the idle timeout applies instead.
 _IDLE_CONNECTION_S: Final = 30.0
 # How often the accept loop checks for shutdown: bounds how long stop() and refusal take.
 _ACCEPT_POLL_S: Final = 0.02
@@ -85,11 +88,24 @@ class SandboxHttpServer(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, port: int, app: Application) -> None:
+    def __init__(
+        self, port: int, app: Application, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    ) -> None:
         self.app = app
+        self.idle_timeout_s = idle_timeout_s
+        # While refusing connections, kept-alive ones are closed after their answer too.
+        self.refusing = False
         self._connections: set[socket.socket] = set()
+        self._idle: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._accepted = 0
         super().__init__((LOOPBACK, port), SandboxRequestHandler)
+
+    @property
+    def accepted_connections(self) -> int:
+        """Connections accepted so far: fewer than requests served when clients reuse them."""
+        with self._connections_lock:
+            return self._accepted
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup of the host name."""
@@ -112,6 +128,7 @@ class SandboxHttpServer(ThreadingHTTPServer):
         if isinstance(request, socket.socket):
             with self._connections_lock:
                 self._connections.add(request)
+                self._accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
@@ -129,14 +146,57 @@ class SandboxHttpServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):  # already closed by its handler
                 connection.shutdown(socket.SHUT_RDWR)
 
+    def mark_idle(self, connection: socket.socket, idle: bool) -> None:
+        """Note whether ``connection`` is kept alive waiting for a further request; while
+        refusing, one that starts waiting is closed at once."""
+        with self._connections_lock:
+            if not idle:
+                self._idle.discard(connection)
+            elif self.refusing:
+                _shut(connection)
+            else:
+                self._idle.add(connection)
 
-class SandboxRequestHandler(BaseHTTPRequestHandler):
-    """Reads one request, lets the application route it, applies faults, answers."""
+    def set_refusing(self, refusing: bool) -> None:
+        """Start or stop refusing. Starting closes every kept-alive connection waiting between
+        requests (a provider gone away: clients' pooled connections fail too, and new ones are
+        refused); connections in the middle of a request finish it, then close."""
+        with self._connections_lock:
+            self.refusing = refusing
+            idle = list(self._idle) if refusing else []
+        for connection in idle:
+            _shut(connection)
+
+
+def _shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by its handler
+        connection.shutdown(socket.SHUT_RDWR)
+
+
+class SandboxRequestHandler(KeepAliveRequestHandler):
+    """Reads each request, lets the application route it, applies faults, answers. A fault that
+    drops or resets the connection ends it; otherwise the client may send the next request."""
 
     server: SandboxHttpServer
     server_version = "payouts-sandbox"
     sys_version = ""
     timeout = _IDLE_CONNECTION_S
+
+    def idle_timeout_s(self) -> float:
+        """The server's idle timeout (SandboxConfig.idle_timeout_s)."""
+        return self.server.idle_timeout_s
+
+    def may_keep_connection(self) -> bool:
+        """Not while refusing connections: the next request must find the provider gone."""
+        return not self.server.refusing
+
+    def idle_begins(self) -> None:
+        """Kept alive between requests: cut when the sandbox starts refusing connections."""
+        self.server.mark_idle(self.connection, idle=True)
+
+    def idle_ends(self) -> None:
+        """Serving a request again, or closing."""
+        self.server.mark_idle(self.connection, idle=False)
 
     def do_GET(self) -> None:
         """Serve a GET."""
@@ -259,7 +319,8 @@ class Listener:
 
     def refuse_for(self, seconds: float) -> None:
         """Close the listening socket now (connections are refused) and reopen it on the same
-        port after ``seconds``. Established connections are not touched."""
+        port after ``seconds``. Kept-alive connections waiting between requests are closed (a
+        client's pool must not bypass the refusal); those in the middle of a request are not."""
         with self._lock:
             if self._stopping.is_set():
                 raise RuntimeError("the sandbox is stopping")
@@ -267,6 +328,7 @@ class Listener:
                 raise RuntimeError("already refusing connections")
             self._halt()
             self._server.socket.close()
+            self._server.set_refusing(True)
             self._refusing = True
             self._reopener = threading.Thread(
                 target=self._reopen_after, args=(seconds,), name="sandbox-reopen", daemon=True
@@ -305,5 +367,6 @@ class Listener:
             if self._stopping.is_set():
                 return
             self._server.rebind()
+            self._server.set_refusing(False)
             self._serve()
             self._refusing = False
