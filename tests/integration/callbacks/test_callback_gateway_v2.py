@@ -91,9 +91,9 @@ def test_a_valid_callback_settles_the_order_and_answers_the_exact_ack(
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(3, S.SUCCEEDED), (4, S.FAILED), (5, S.FAILED)],
+    [(3, S.SUCCEEDED), (4, S.FAILED)],
 )
-def test_each_final_status_moves_the_order(
+def test_each_documented_final_status_moves_the_order(
     handler: ModuleType, aws: Aws, order: Order, status: int, expected: OrderStatus
 ) -> None:
     answer = invoke(handler, _event(gateway_callback_body(status=status)))
@@ -103,6 +103,20 @@ def test_each_final_status_moves_the_order(
     assert stored is not None
     assert stored.status is expected
     assert stored.needs_review is False
+
+
+def test_status_5_is_an_assumed_failure_held_until_a_later_answer_confirms_it(
+    handler: ModuleType, aws: Aws, order: Order, capfd: pytest.CaptureFixture[str]
+) -> None:
+    answer = invoke(handler, _event(gateway_callback_body(status=5)))
+
+    assert (answer.status, answer.body) == (200, ACK)
+    stored = aws.store.get(order.payout_id)
+    assert stored is not None
+    assert stored.status is S.SUBMITTED
+    assert stored.failure_reported_at is not None
+    assert stored.next_check_at == stored.failure_reported_at + timedelta(seconds=300)
+    assert printed_metrics(capfd.readouterr().out).get("CallbackFailureHeld") == 1
 
 
 def test_a_base64_encoded_body_is_verified_over_its_decoded_bytes(

@@ -102,8 +102,9 @@ def answer(
     amount: int | None = 50000,
     currency: str | None = "CNY",
     provider_order_id: str | None = "P-1",
+    documented: bool = True,
 ) -> QueryOutcome:
-    """A query answer as an adapter would return it."""
+    """A query answer as an adapter would return it (a documented verdict unless told)."""
     known = kind not in {QueryKind.NOT_FOUND, QueryKind.UNKNOWN}
     return QueryOutcome(
         kind,
@@ -112,6 +113,7 @@ def answer(
         provider_order_id=provider_order_id if known else None,
         amount_minor=amount if known else None,
         currency=currency if known else None,
+        documented=documented,
     )
 
 

@@ -153,6 +153,51 @@ def test_a_terminal_answer_is_applied_and_the_order_leaves_the_due_index(
     assert world.due_ids(NOW + timedelta(days=30)) == []
 
 
+def test_an_assumed_failure_is_held_then_confirmed_by_the_query_after_the_settle_period(
+    world: World,
+) -> None:
+    settle = POLICY.failure_settle
+    store_order(world.store, "PO-1", S.UNKNOWN)
+    world.gateway.query_script["PO-1"] = [answer(QueryKind.FAILED, documented=False)]
+
+    first = world.run("PO-1")
+
+    held = world.order("PO-1")
+    assert (first.checks[0].outcome, held.status) == (CheckOutcome.PENDING, S.SUBMITTED)
+    assert held.failure_reported_at == NOW
+    # Not rescheduled by the backoff: due exactly when the failure may be confirmed.
+    assert held.next_check_at == NOW + settle
+    assert world.due_ids(NOW + settle - timedelta(seconds=1)) == []
+    assert world.due_ids(NOW + settle) == ["PO-1"]
+
+    world.clock.set(NOW + settle)
+    second = world.run("PO-1")
+
+    failed = world.order("PO-1")
+    assert (second.checks[0].outcome, failed.status) == (CheckOutcome.SETTLED, S.FAILED)
+    assert world.gateway.queries == ["PO-1", "PO-1"]
+    assert world.due_ids(NOW + timedelta(days=30)) == []
+
+
+def test_an_assumed_failure_that_the_next_query_contradicts_follows_the_new_answer(
+    world: World,
+) -> None:
+    store_order(world.store, "PO-1", S.SUBMITTED)
+    world.gateway.query_script["PO-1"] = [
+        answer(QueryKind.FAILED, documented=False),
+        answer(QueryKind.SUCCEEDED),
+    ]
+
+    world.run("PO-1")
+    world.clock.set(NOW + POLICY.failure_settle)
+    world.run("PO-1")
+
+    order = world.order("PO-1")
+    assert order.status is S.SUCCEEDED
+    assert order.failure_reported_at is None
+    assert order.needs_review is False
+
+
 @pytest.mark.parametrize(("amount", "currency"), [(49999, "CNY"), (50000, "USD"), (None, None)])
 def test_a_terminal_answer_with_other_money_is_escalated_never_applied(
     world: World, amount: int | None, currency: str | None

@@ -183,10 +183,12 @@ def test_a_malformed_callback_is_refused(body: bytes) -> None:
     [
         ("PAID", None, QueryKind.SUCCEEDED),
         ("FAILED", "Payout.Common.Rejected", QueryKind.FAILED),
-        ("PROCESSING", "Payout.Common.Rejected", QueryKind.FAILED),
+        # An errorCode beside a pending status is evidence, not a verdict.
+        ("PROCESSING", "Payout.Common.Rejected", QueryKind.PENDING),
         ("REVERSED", None, QueryKind.REVERSED),
         ("PROCESSING", None, QueryKind.PENDING),
-        ("SOMETHING_NEW", None, QueryKind.PENDING),
+        ("SOMETHING_NEW", None, QueryKind.UNKNOWN),
+        ("CANCELLING", None, QueryKind.UNKNOWN),
         (None, None, QueryKind.UNKNOWN),
     ],
 )

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from payouts.providers.base import QueryKind, QueryOutcome
+from payouts.providers.decisions import StatusMeaning
 from payouts.providers.pg_v2 import PgV2Adapter, PgV2Options
 from payouts.providers.pg_v2.decisions import (
     QUERY_DEFAULT_WHY,
     QUERY_RULES,
     STATUS_DEFAULT_WHY,
-    STATUS_RULES,
     QueryAnswer,
 )
+from payouts.providers.pg_v2.options import DEFAULT_STATUS_WORDS
 from tests.unit.providers.test_pg_v2_support import (
     ANSWER_NONCE,
     ANSWER_TIMESTAMP_MS,
@@ -190,8 +192,11 @@ def test_query_row(row: int, scenario: Scenario) -> None:
 
     rule = QUERY_RULES[row]
     if rule.then is QueryAnswer.STATUS:
-        # Only this row hands the answer to the status table: PAID is its first row.
-        assert (outcome.kind, outcome.reason) == (QueryKind.SUCCEEDED, STATUS_RULES[0].why)
+        # Only this row hands the answer to the status table, whose PAID row says SUCCEEDED.
+        assert (outcome.kind, outcome.reason) == (
+            QueryKind.SUCCEEDED,
+            "status PAID means SUCCEEDED (seen)",
+        )
         assert outcome.provider_order_id == PAYOUT_NO
     else:
         assert (outcome.kind, outcome.reason) == (_KIND_OF[rule.then], rule.why)
@@ -223,52 +228,92 @@ def test_a_correctly_signed_answer_is_believed_when_signatures_are_required() ->
 
 # --- the status table ------------------------------------------------------------------------
 
-STATUS_SCENARIOS: dict[int, list[tuple[str, str | None]]] = {
-    0: [("PAID", None), ("paid", None), ("PAID", "Payout.Common.Rejected")],
-    1: [("REVERSED", None), ("REFUNDED", None), ("REFUNDED", "Payout.Refund")],
-    2: [("FAILED", None), ("REJECTED", None), ("CANCELLED", None), ("PAY_FAIL", None)],
-    3: [("PROCESSING", "Payout.Common.Rejected"), ("PENDING", "Payout.Bank.Timeout")],
-}
-PENDING_STATUSES = ["PROCESSING", "PENDING", "CREATED", "A_STATUS_NEVER_SEEN"]
+# Every row of the default table, by the word the provider sends: what it means, and whether that
+# meaning is documented (none is: the provider's table is not public).
+STATUS_TABLE_ROWS: list[tuple[str, QueryKind, str]] = [
+    ("PAID", QueryKind.SUCCEEDED, "seen"),
+    ("PROCESSING", QueryKind.PENDING, "seen"),
+    ("PENDING", QueryKind.PENDING, "assumed"),
+    ("FAILED", QueryKind.FAILED, "assumed"),
+    ("REJECTED", QueryKind.FAILED, "assumed"),
+    ("CANCELLED", QueryKind.FAILED, "assumed"),
+    ("REVERSED", QueryKind.REVERSED, "assumed"),
+    ("REFUNDED", QueryKind.REVERSED, "assumed"),
+]
+# Words that merely contain a table word, or are new: unknown, keep polling, never a failure.
+UNKNOWN_STATUSES = [
+    "CANCELLING",
+    "FAILED_RETRYING",
+    "PAY_FAIL",
+    "PAID_PARTIALLY",
+    "NOT_REJECTED",
+    "CREATED",
+    "A_STATUS_NEVER_SEEN",
+]
 
 
-def test_every_status_row_has_scenarios() -> None:
-    assert sorted(STATUS_SCENARIOS) == list(range(len(STATUS_RULES)))
+def test_the_table_rows_are_the_default_options() -> None:
+    table = {word: (meaning.kind, meaning.source) for word, meaning in DEFAULT_STATUS_WORDS.items()}
+
+    assert table == {word: (kind, source) for word, kind, source in STATUS_TABLE_ROWS}
 
 
-@pytest.mark.parametrize(
-    ("row", "status", "error_code"),
-    [(row, status, code) for row, cases in STATUS_SCENARIOS.items() for status, code in cases],
-)
-def test_status_row(row: int, status: str, error_code: str | None) -> None:
+@pytest.mark.parametrize(("word", "kind", "source"), STATUS_TABLE_ROWS)
+@pytest.mark.parametrize("sent_as", [str, str.lower, lambda word: f" {word.title()} "])
+def test_status_row(word: str, kind: QueryKind, source: str, sent_as: Callable[[str], str]) -> None:
+    outcome = _query(answer(_ok(status=sent_as(word))))
+
+    assert (outcome.kind, outcome.reason) == (kind, f"status {word} means {kind} ({source})")
+    assert outcome.documented is False
+
+
+@pytest.mark.parametrize("status", UNKNOWN_STATUSES)
+@pytest.mark.parametrize("error_code", [None, "", "Payout.Common.Rejected"])
+def test_a_word_outside_the_table_is_unknown_never_failed(
+    status: str, error_code: str | None
+) -> None:
     outcome = _query(answer(_ok(status=status, errorCode=error_code)))
 
-    rule = STATUS_RULES[row]
-    assert (outcome.kind, outcome.reason) == (rule.then, rule.why)
+    assert (outcome.kind, outcome.reason) == (QueryKind.UNKNOWN, STATUS_DEFAULT_WHY)
 
 
-@pytest.mark.parametrize("status", PENDING_STATUSES)
-def test_an_unrecognised_status_is_pending_never_failed(status: str) -> None:
-    outcome = _query(answer(_ok(status=status, errorCode="")))
-
-    assert (outcome.kind, outcome.reason) == (QueryKind.PENDING, STATUS_DEFAULT_WHY)
-
-
-def test_error_code_rule_can_be_turned_off() -> None:
-    options = PgV2Options(error_code_means_failed=False)
-
-    outcome = _query(answer(_ok(status="PROCESSING", errorCode="Payout.Bank.Timeout")), options)
+@pytest.mark.parametrize("status", ["PROCESSING", "PENDING"])
+def test_an_error_code_beside_a_pending_status_is_evidence_not_a_verdict(status: str) -> None:
+    outcome = _query(answer(_ok(status=status, errorCode="Payout.Bank.Timeout", errorInfo="slow")))
 
     assert outcome.kind is QueryKind.PENDING
+    assert outcome.raw.message == f"status={status}; errorCode=Payout.Bank.Timeout; errorInfo=slow"
 
 
-def test_status_vocabulary_is_configurable_in_any_case() -> None:
-    options = PgV2Options(paid_statuses=frozenset({"success"}), failed_status_markers=("error",))
+def test_the_retired_error_code_option_is_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="error_code_means_failed"):
+        PgV2Options.model_validate({"error_code_means_failed": True})
 
-    assert _query(answer(_ok(status="Success")), options).kind is QueryKind.SUCCEEDED
-    assert _query(answer(_ok(status="PAID")), options).kind is QueryKind.PENDING
-    assert _query(answer(_ok(status="BANK_ERROR")), options).kind is QueryKind.FAILED
-    assert _query(answer(_ok(status="CANCELLED")), options).kind is QueryKind.PENDING
+
+def test_status_table_is_configurable_in_any_case_and_may_document_a_failure() -> None:
+    options = PgV2Options.model_validate(
+        {
+            "status_words": {
+                "success": {"means": "SUCCEEDED", "source": "documented"},
+                "Bank_Error": {"means": "FAILED", "source": "documented"},
+            }
+        }
+    )
+
+    paid = _query(answer(_ok(status="Success")), options)
+    failed = _query(answer(_ok(status="BANK_ERROR")), options)
+
+    assert (paid.kind, paid.documented) == (QueryKind.SUCCEEDED, True)
+    assert (failed.kind, failed.documented) == (QueryKind.FAILED, True)
+    assert _query(answer(_ok(status="PAID")), options).kind is QueryKind.UNKNOWN
+    assert _query(answer(_ok(status="FAILED")), options).kind is QueryKind.UNKNOWN
+
+
+def test_status_words_that_collide_ignoring_case_are_refused() -> None:
+    meaning = StatusMeaning(means="FAILED", source="assumed")
+
+    with pytest.raises(ValueError, match="distinct ignoring case"):
+        PgV2Options(status_words={"failed": meaning, "FAILED": meaning})
 
 
 # --- amounts ---------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ class Order(BaseModel):
     # Who closed the order by hand (``operator:<name>``), so a later provider answer that
     # contradicts the close is escalated naming it; None for every order a provider settled.
     closed_by: str | None = None
+    # When a provider first reported a failure we only assume (a status its documents do not
+    # give as failed): the order stays unresolved until a query at least the settle period later
+    # says so again (settlement). None when no such report is pending.
+    failure_reported_at: datetime | None = None
     # Money figures for finance, as the provider reported them in a create answer, callback or
     # query (None until it does; see ``payouts.domain.figures``): its fee, what it says the
     # beneficiary was credited, its own reference for the payment (pg_v2 ``rrn``) and when it

@@ -74,6 +74,9 @@ class QueryOutcome:
     provider_order_id: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
+    # True when the verdict comes from a documented status or code. An assumed FAILED (the
+    # default, safe side) is held by settlement until a query after the settle period repeats it.
+    documented: bool = False
     # Fee, credited amount, reference, paid time, when the answer carries any (never a verdict).
     figures: MoneyFigures = NO_FIGURES
 
@@ -92,6 +95,8 @@ class CallbackEvent:
     amount_minor: int | None = None
     currency: str | None = None
     signed_at: datetime | None = None  # when the provider signs a timestamp (replay window)
+    # True when ``kind`` comes from a documented status (see ``QueryOutcome.documented``).
+    documented: bool = False
     # Fee, credited amount, reference, paid time, as the callback states them (never a verdict;
     # applied only when the callback itself is trusted).
     figures: MoneyFigures = NO_FIGURES

@@ -8,10 +8,14 @@ one against the provider's documentation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from payouts.providers.base import QueryKind
 from payouts.providers.transport import BodyShape, Transport
 
 
@@ -95,3 +99,55 @@ def decide[K: StrEnum](
         if rule.matches(seen):
             return Decision(rule.then, rule.why, index)
     return Decision(default, default_why, None)
+
+
+type Source = Literal["documented", "seen", "assumed"]
+"""Where a mapping comes from: the provider's own documents, third-party integration code only,
+or our assumption. Only a documented failure is final at once (see ``StatusMeaning``)."""
+
+
+class StatusMeaning(BaseModel):
+    """One row of a provider's order-status table (kept in the adapter's options): what the
+    provider's status value means, and how we know.
+
+    A FAILED that is not ``documented`` is an assumption: settlement holds it, and the order
+    becomes FAILED only when a query after the settle period says so again. A merchant who has
+    the provider's exact table marks the row ``documented`` to make it final at once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    means: Literal["PENDING", "SUCCEEDED", "FAILED", "REVERSED"]
+    source: Source
+
+    @property
+    def kind(self) -> QueryKind:
+        """The query outcome this status gives."""
+        return QueryKind(self.means)
+
+    @property
+    def documented(self) -> bool:
+        """True when the provider's own documents give this meaning."""
+        return self.source == "documented"
+
+
+@dataclass(frozen=True)
+class StatusVerdict:
+    """What one status value means by its table: the outcome, why, and whether documented."""
+
+    kind: QueryKind
+    why: str
+    documented: bool
+
+
+def read_status(
+    table: Mapping[str, StatusMeaning], status: str | None, *, unknown_why: str
+) -> StatusVerdict:
+    """The table's row for ``status`` (matched whole, never by a word inside it), or UNKNOWN
+    ("keep polling") for a status the table does not list: an unknown status is never a
+    failure."""
+    row = table.get(status) if status is not None else None
+    if row is None:
+        return StatusVerdict(QueryKind.UNKNOWN, unknown_why, documented=False)
+    why = f"status {status} means {row.means} ({row.source})"
+    return StatusVerdict(row.kind, why, documented=row.documented)

@@ -50,7 +50,9 @@ from payouts.providers.base import (
     RawExchange,
 )
 from payouts.services.settlement import (
+    DEFAULT_FAILURE_SETTLE,
     Escalated,
+    FailureHeld,
     Outcome,
     Settled,
     Unchanged,
@@ -165,6 +167,8 @@ class CallbackPolicy:
     confirm_by_query: frozenset[str]
     confirm_timeout_seconds: float
     query_window: timedelta = timedelta(seconds=DEFAULT_CALLBACK_QUERY_WINDOW_SECONDS)
+    # How long an assumed failure is held before a FAILED answer confirms it (settlement).
+    failure_settle: timedelta = DEFAULT_FAILURE_SETTLE
 
     @classmethod
     def from_settings(cls, settings: CallbackSettings) -> CallbackPolicy:
@@ -176,6 +180,7 @@ class CallbackPolicy:
             confirm_by_query=settings.callback_confirm_by_query,
             confirm_timeout_seconds=settings.confirm_query_timeout_seconds,
             query_window=timedelta(seconds=settings.callback_query_window_seconds),
+            failure_settle=settings.failure_settle,
         )
 
 
@@ -211,7 +216,7 @@ async def handle_callback(
         if skipped is not None:
             return unconfirmed(provider, store, request, order, evidence=evidence, skipped=skipped)
         verdict, evidence = await confirmed_verdict(provider, store, order, evidence, policy)
-    outcome = settle(store, order, verdict, evidence, now)
+    outcome = settle(store, order, verdict, evidence, now, failure_settle=policy.failure_settle)
     _report(request, order, verdict, outcome)
     if isinstance(outcome, Unchanged):
         record_unapplied(store, outcome.order, evidence)
@@ -372,7 +377,13 @@ async def confirmed_verdict(
 
 
 def settle(
-    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+    store: OrderStore,
+    order: Order,
+    verdict: Verdict,
+    evidence: Evidence,
+    now: datetime,
+    *,
+    failure_settle: timedelta = DEFAULT_FAILURE_SETTLE,
 ) -> Outcome:
     """``apply_verdict``, after one rule of our own: an amount or currency the provider states
     that differs from the order's is escalated even when the status would not move (a duplicate
@@ -381,7 +392,9 @@ def settle(
     for _ in range(_ESCALATION_ATTEMPTS):
         problem = stated_mismatch(current, verdict)
         if problem is None:
-            return apply_verdict(store, current, verdict, evidence, now)
+            return apply_verdict(
+                store, current, verdict, evidence, now, failure_settle=failure_settle
+            )
         if current.needs_review:
             return Unchanged(current, f"already under review; {problem}")
         escalated = escalate(store, current, f"amount mismatch: {problem}", evidence, now)
@@ -425,6 +438,7 @@ def verdict_from_callback(event: CallbackEvent) -> Verdict:
         provider_order_id=event.provider_order_id,
         amount_minor=event.amount_minor,
         currency=event.currency,
+        documented=event.documented,
         figures=event.figures,
     )
 
@@ -545,6 +559,8 @@ def _report(request: CallbackRequest, order: Order, verdict: Verdict, outcome: O
         _count("CallbackApplied")
     elif isinstance(outcome, Escalated):
         _count("CallbackEscalated")
+    elif isinstance(outcome, FailureHeld):
+        _count("CallbackFailureHeld")
     else:
         _count("CallbackIgnored")
     if stated_mismatch(order, verdict) is not None:

@@ -21,7 +21,9 @@ SUBMITTING         still in flight: looked at again once it would be stale; stal
                    ``stale_submitting_after``): SUBMITTING -> UNKNOWN with evidence, then queried
 SUBMITTED/UNKNOWN  queried. PENDING: stays, checked later (UNKNOWN becomes SUBMITTED). SUCCEEDED /
                    FAILED / REVERSED: applied by ``settlement.apply_verdict`` (amount and currency
-                   checked, mismatches escalated). UNKNOWN answer: stays, checked later.
+                   checked, mismatches escalated). UNKNOWN answer: stays, checked later. An
+                   assumed FAILED (not a documented status) is held: due again after
+                   ``failure_settle``, when a FAILED answer confirms it and anything else wins.
 NOT_FOUND          after an unknown create: checked again through the grace period, then the
                    provider's policy: ``resend`` (UNKNOWN -> SUBMITTING, same merchant number, the
                    create's outcome recorded as intake records it) or ``escalate``. A SUBMITTED
@@ -55,7 +57,9 @@ from payouts.services.backoff import (
     next_check_at,
 )
 from payouts.services.settlement import (
+    DEFAULT_FAILURE_SETTLE,
     Escalated,
+    FailureHeld,
     Settled,
     Unchanged,
     Verdict,
@@ -240,6 +244,7 @@ class ReconcilePolicy:
     max_submit_attempts: int
     first_check_after: timedelta
     concurrency: int
+    failure_settle: timedelta = DEFAULT_FAILURE_SETTLE
 
     @classmethod
     def from_settings(cls, settings: ReconcileSettings) -> ReconcilePolicy:
@@ -253,6 +258,7 @@ class ReconcilePolicy:
             max_submit_attempts=settings.max_submit_attempts,
             first_check_after=settings.first_check_after,
             concurrency=settings.query_concurrency,
+            failure_settle=settings.failure_settle,
         )
 
     def on_not_found(self, provider: str) -> NotFoundPolicy:
@@ -461,7 +467,8 @@ class Reconciler:
         self, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
     ) -> CheckReport:
         """Apply a PENDING / SUCCEEDED / FAILED / REVERSED answer through the settlement rules."""
-        match apply_verdict(self._store, order, verdict, evidence, now):
+        settle = self._policy.failure_settle
+        match apply_verdict(self._store, order, verdict, evidence, now, failure_settle=settle):
             case Settled(order=settled) if settled.is_terminal:
                 return CheckReport(
                     order.payout_id, CheckOutcome.SETTLED, settled.status, provider_calls=1
@@ -471,6 +478,11 @@ class Reconciler:
                 return self._follow_up(moved, now, None, calls=1)
             case Escalated(order=flagged, why=why):
                 return self._follow_up(flagged, now, None, calls=1, escalated=True, why=why)
+            case FailureHeld(order=held, why=why):
+                # Due again when the failure may be confirmed: not rescheduled by the backoff.
+                return CheckReport(
+                    order.payout_id, CheckOutcome.PENDING, held.status, provider_calls=1, why=why
+                )
             case Unchanged(order=current) if current.is_terminal:
                 return CheckReport(
                     order.payout_id,

@@ -6,19 +6,26 @@ Shared by callbacks and the reconcile loop so that both obey exactly the same ru
   currency, or it is escalated to a person and never applied;
 - a terminal order that hears a contradicting terminal verdict (paid, then "failed") is escalated,
   never moved; a late PENDING is simply ignored;
+- a FAILED that is not documented (an assumed status mapping) is held, not applied: the order
+  stays unresolved with ``failure_reported_at`` set and is due again after the settle period;
+  only a FAILED heard at or after that moment makes it FAILED (and sends the final event). A
+  PENDING or paid answer meanwhile releases the hold and is followed. A documented FAILED is
+  final at once;
 - losing a race re-reads the order and decides again.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from payouts.domain.figures import NO_FIGURES, MoneyFigures
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus, provider_may_move
 from payouts.providers.base import QueryKind, QueryOutcome
+from payouts.settings.base import DEFAULT_ASSUMED_FAILURE_SETTLE_SECONDS
 from payouts.store import Applied, OrderStore
 
 S = OrderStatus
@@ -32,6 +39,7 @@ _TARGETS: Final[dict[QueryKind, OrderStatus]] = {
 }
 _TERMINAL_VERDICTS: Final = frozenset({QueryKind.SUCCEEDED, QueryKind.FAILED, QueryKind.REVERSED})
 _ATTEMPTS: Final = 3
+DEFAULT_FAILURE_SETTLE: Final = timedelta(seconds=DEFAULT_ASSUMED_FAILURE_SETTLE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class Verdict:
     provider_order_id: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
+    # True when the provider's documents give this verdict; an assumed FAILED is held first.
+    documented: bool = False
     # Fee, credited amount, reference, paid time: written with the transition this verdict
     # makes (never on their own, and never when the amount or currency does not match).
     figures: MoneyFigures = NO_FIGURES
@@ -73,7 +83,17 @@ class Escalated:
     why: str
 
 
-Outcome = Settled | Unchanged | Escalated
+@dataclass(frozen=True)
+class FailureHeld:
+    """An assumed FAILED was not applied: the order stays unresolved, due again at
+    ``confirm_at`` for the query that confirms it (or says otherwise)."""
+
+    order: Order
+    why: str
+    confirm_at: datetime
+
+
+Outcome = Settled | Unchanged | Escalated | FailureHeld
 
 
 def query_verdict(provider: str, answer: QueryOutcome, source: str = "query") -> Verdict:
@@ -86,17 +106,27 @@ def query_verdict(provider: str, answer: QueryOutcome, source: str = "query") ->
         provider_order_id=answer.provider_order_id,
         amount_minor=answer.amount_minor,
         currency=answer.currency,
+        documented=answer.documented,
         figures=answer.figures,
     )
 
 
 def apply_verdict(
-    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+    store: OrderStore,
+    order: Order,
+    verdict: Verdict,
+    evidence: Evidence,
+    now: datetime,
+    *,
+    failure_settle: timedelta = DEFAULT_FAILURE_SETTLE,
 ) -> Outcome:
-    """Apply ``verdict`` to ``order`` (re-reading and deciding again if it changed meanwhile)."""
+    """Apply ``verdict`` to ``order`` (re-reading and deciding again if it changed meanwhile).
+
+    ``failure_settle``: how long an assumed FAILED is held before a FAILED answer confirms it.
+    """
     current = order
     for _ in range(_ATTEMPTS):
-        outcome = _apply_once(store, current, verdict, evidence, now)
+        outcome = _apply_once(store, current, verdict, evidence, now, failure_settle=failure_settle)
         if outcome is not None:
             return outcome
         fresh = store.get(order.payout_id)
@@ -140,20 +170,108 @@ def escalate(
 
 
 def _apply_once(
-    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+    store: OrderStore,
+    order: Order,
+    verdict: Verdict,
+    evidence: Evidence,
+    now: datetime,
+    *,
+    failure_settle: timedelta,
 ) -> Outcome | None:
     target = _TARGETS.get(verdict.kind)
     if target is None:
         return Unchanged(order, f"{verdict.kind} settles nothing")
     if order.status is target:
-        return Unchanged(order, f"already {target}")
+        return _already_there(store, order, verdict, evidence, now)
     if not provider_may_move(order.status, target):
         return _refused_move(store, order, verdict, evidence, now)
     problem = mismatch(order, verdict)
     if problem is not None:
         return escalate(store, order, f"amount mismatch: {problem}", evidence, now)
+    if target is S.FAILED and not verdict.documented:
+        return _fail_when_confirmed(store, order, verdict, evidence, now, settle=failure_settle)
     changes = _changes_for(order, verdict, target, now)
     result = store.transition(order, target, evidence, now, **changes)
+    return Settled(result.order) if isinstance(result, Applied) else None
+
+
+def _fail_when_confirmed(
+    store: OrderStore,
+    order: Order,
+    verdict: Verdict,
+    evidence: Evidence,
+    now: datetime,
+    *,
+    settle: timedelta,
+) -> Outcome | None:
+    """An assumed FAILED: FAILED when it confirms a report at least ``settle`` old, else held."""
+    confirmed = confirmed_failure(order, now, settle)
+    if confirmed is None:
+        return _hold_failure(store, order, verdict, evidence, now, settle=settle)
+    changes = _changes_for(order, verdict, S.FAILED, now)
+    changes["status_reason"] = f"{verdict.reason}; {confirmed}"
+    note = evidence.with_detail(failure_confirmed=confirmed)
+    result = store.transition(order, S.FAILED, note, now, **changes)
+    return Settled(result.order) if isinstance(result, Applied) else None
+
+
+def confirmed_failure(order: Order, now: datetime, settle: timedelta) -> str | None:
+    """How an assumed failure was confirmed (it was first reported at least ``settle`` before
+    ``now``), or None while it is not (never reported, or reported too recently)."""
+    first = order.failure_reported_at
+    if first is None or now - first < settle:
+        return None
+    waited = math.floor((now - first).total_seconds())
+    return f"assumed failure confirmed by an answer {waited} s after it was first reported"
+
+
+def _hold_failure(
+    store: OrderStore,
+    order: Order,
+    verdict: Verdict,
+    evidence: Evidence,
+    now: datetime,
+    *,
+    settle: timedelta,
+) -> FailureHeld | None:
+    """Keep ``order`` unresolved with the failure marked and a check due when it may be
+    confirmed. The provider reports on the order, so it has it: SUBMITTING or UNKNOWN becomes
+    SUBMITTED, as with a pending answer."""
+    first = order.failure_reported_at or now
+    confirm_at = first + settle
+    why = (
+        f"{verdict.reason}: an assumed failure (not a documented status), held; FAILED only if "
+        f"the provider still says so at {confirm_at.isoformat()}"
+    )
+    changes = {
+        **_changes_for(order, verdict, S.SUBMITTED, now),
+        "status_reason": why,
+        "failure_reported_at": first,
+        "next_check_at": confirm_at,
+    }
+    note = evidence.with_detail(
+        failure_held=True,
+        failure_first_reported_at=first.isoformat(),
+        failure_confirm_at=confirm_at.isoformat(),
+    )
+    if order.status is S.SUBMITTED:
+        result = store.update(order, now, note, **changes)
+    else:
+        result = store.transition(order, S.SUBMITTED, note, now, **changes)
+    return FailureHeld(result.order, why, confirm_at) if isinstance(result, Applied) else None
+
+
+def _already_there(
+    store: OrderStore, order: Order, verdict: Verdict, evidence: Evidence, now: datetime
+) -> Outcome | None:
+    """A verdict for the status the order has. Nothing to do, except for a pending answer after
+    an assumed failure: the failure was not confirmed; forget it, so only a new report (held
+    again) can lead to FAILED."""
+    if order.failure_reported_at is None or order.status is not S.SUBMITTED:
+        return Unchanged(order, f"already {order.status}")
+    note = evidence.with_detail(failure_released=True)
+    reason = f"{verdict.reason}: the assumed failure reported earlier was not confirmed"
+    result = store.update(order, now, note, failure_reported_at=None, status_reason=reason)
     return Settled(result.order) if isinstance(result, Applied) else None
 
 
@@ -183,6 +301,9 @@ def _changes_for(
     order: Order, verdict: Verdict, target: OrderStatus, now: datetime
 ) -> dict[str, object]:
     changes: dict[str, object] = {"status_reason": verdict.reason}
+    if target is not S.FAILED:
+        # Any other verdict ends an assumed failure's hold; FAILED keeps when it was first heard.
+        changes["failure_reported_at"] = None
     # The provider's latest word on its figures replaces an earlier one (a reversal may restate
     # them); a figure it does not state is left as it was.
     changes.update(verdict.figures.order_changes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any, Final
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +17,12 @@ DEFAULT_ROUTES: Final[dict[str, str]] = {
 }
 
 KNOWN_PROVIDERS: Final = frozenset({"gateway_v2", "pg_v2"})
+
+# An assumed failure (a provider status we map to FAILED without its documents saying so) is
+# final only when a query this long after the first report still says so: long enough for a
+# provider's own retry or correction to show, short enough that a real failure is reported within
+# minutes. Documented failures are final at once.
+DEFAULT_ASSUMED_FAILURE_SETTLE_SECONDS: Final = 300
 
 RouteTable = dict[str, str]
 
@@ -45,6 +52,10 @@ class ProviderSettings(CommonSettings):
     provider_read_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
     # Secrets are cached per container; a rotated key is picked up within this many seconds.
     secret_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    # How long an assumed failure is held before a FAILED answer confirms it (see above).
+    assumed_failure_settle_seconds: Annotated[int, Field(ge=0, le=86400)] = (
+        DEFAULT_ASSUMED_FAILURE_SETTLE_SECONDS
+    )
 
     @field_validator("payout_routes", "gateway_v2_options", "pg_v2_options", mode="before")
     @classmethod
@@ -70,3 +81,8 @@ class ProviderSettings(CommonSettings):
     def configured_providers(self) -> set[str]:
         """Providers that some route uses."""
         return set(self.payout_routes.values())
+
+    @property
+    def failure_settle(self) -> timedelta:
+        """``assumed_failure_settle_seconds`` as a duration."""
+        return timedelta(seconds=self.assumed_failure_settle_seconds)

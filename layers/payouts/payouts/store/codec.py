@@ -102,6 +102,7 @@ def order_to_item(order: Order) -> Item:
         "needs_review": order.needs_review,
         "review_reason": order.review_reason,
         "closed_by": order.closed_by,
+        "failure_reported_at": _time_or_none(order.failure_reported_at),
         **{name: getattr(order, name) for name in _FIGURE_FIELDS},
         **{name: _time_or_none(getattr(order, name)) for name in _TIME_FIELDS},
         **_denormalised_request(order),
@@ -134,6 +135,7 @@ def order_from_item(item: ReadItem) -> Order:
         next_check_at=_parse_or_none(values.get("next_check_at")),
         first_unresolved_at=_parse_or_none(values.get("first_unresolved_at")),
         last_sent_at=_parse_or_none(values.get("last_sent_at")),
+        failure_reported_at=_parse_or_none(values.get("failure_reported_at")),
         paid_at=_parse_or_none(values.get("paid_at")),
         **{name: values.get(name) for name in _FIGURE_FIELDS},
     )

@@ -23,6 +23,7 @@ from payouts.domain import strict_json
 from payouts.domain.order import Order, utc_now
 from payouts.domain.redaction import mask
 from payouts.domain.request import AlipayBeneficiary, PayoutRequest
+from payouts.observability import logger
 from payouts.providers.base import (
     Ack,
     AdapterContext,
@@ -50,7 +51,7 @@ from payouts.providers.gateway_v2.decisions import (
     QueryStep,
     decide_create,
     decide_query,
-    status_kind,
+    decide_status,
 )
 from payouts.providers.gateway_v2.fields import field_problem
 from payouts.providers.gateway_v2.figures import (
@@ -60,6 +61,7 @@ from payouts.providers.gateway_v2.figures import (
 )
 from payouts.providers.gateway_v2.signing import SignType, sign, verify
 from payouts.providers.transport import EXCERPT_CHARS, Exchange, Transport, send
+from payouts.providers.unverified import report_unverified_answer
 
 _log = logging.getLogger(__name__)
 
@@ -74,6 +76,13 @@ _CENTS: Final = re.compile(r"^(0|[1-9][0-9]*)$")
 # Fields that would identify the beneficiary if an answer or callback ever echoed them.
 _BENEFICIARY_FIELDS: Final = frozenset({"alipay_account_name", "alipay_surname"})
 _SIGNATURE_FIELD: Final = "sign"
+# What an operator checks when query answers stop verifying (named in the log line).
+ANSWER_SIGNATURE_SETTINGS: Final = (
+    "the gateway_v2 secret's platform_key; GATEWAY_V2_OPTIONS query_signature, "
+    "query_sign_location, query_default_sign_type, accepted_query_sign_types"
+)
+# Providers whose unnamed-sign_type refusal was logged in this container (once each).
+_UNNAMED_SIGN_TYPE_LOGGED: set[str] = set()
 _MESSAGE_CHARS: Final = 200
 
 type JsonObject = dict[str, Any]
@@ -143,6 +152,7 @@ class GatewayV2Adapter:
         shape = field_problem(fields, self._options.canonical_form)
         if shape is not None:
             raise CallbackMalformed(f"callback {shape}")
+        self._note_unnamed_sign_type(fields)
         problem = self._signature_problem(
             fields,
             unnamed=self._options.callback_default_sign_type,
@@ -153,7 +163,8 @@ class GatewayV2Adapter:
         merchant_order_id = fields.get("payout_cl_id")
         if not isinstance(merchant_order_id, str) or not merchant_order_id:
             raise CallbackMalformed("callback has no payout_cl_id")
-        kind = status_kind(_text(fields.get("status")))
+        status = decide_status(self._options.statuses, _text(fields.get("status")))
+        kind = status.kind
         paid_time_field = CALLBACK_PAID_TIME_FIELD if kind is QueryKind.SUCCEEDED else None
         # No ``signed_at`` from ``update_time``: the provider retries the same signed body for up
         # to an hour, so a replay window of minutes would refuse its own retries. Replays are
@@ -163,6 +174,7 @@ class GatewayV2Adapter:
             merchant_order_id=merchant_order_id,
             kind=kind,
             trusted=True,
+            documented=status.documented,
             fields=_evidence_fields(fields),
             provider_order_id=_nonblank(fields.get("payout_id")),
             amount_minor=_cents(fields.get(self._options.callback_amount_field)),
@@ -264,8 +276,15 @@ class GatewayV2Adapter:
         data = answer.get("data")
         if not isinstance(data, dict):
             return QueryOutcome(QueryKind.UNKNOWN, f"{why}, but without a data object", raw)
-        problem = field_problem(data, self._options.canonical_form)
-        problem = problem or self._answer_signature_problem(data)
+        signed = answer if self._options.query_sign_location == "answer" else data
+        problem = field_problem(data, self._options.canonical_form) or field_problem(
+            signed, self._options.canonical_form
+        )
+        if problem is None:
+            problem = self._answer_signature_problem(signed)
+            if problem is not None:
+                why = f"query answer: {problem}"
+                report_unverified_answer(self.name, why=why, settings=ANSWER_SIGNATURE_SETTINGS)
         if problem is not None:
             return QueryOutcome(QueryKind.UNKNOWN, f"query answer not believed: {problem}", raw)
         echoed = data.get("payout_cl_id")
@@ -273,31 +292,53 @@ class GatewayV2Adapter:
             reason = f"query answer is about payout_cl_id {echoed!r}, not {payout_id!r}"
             return QueryOutcome(QueryKind.UNKNOWN, reason, raw)
         status = _text(data.get("status"))
-        kind = status_kind(status)
+        verdict = decide_status(self._options.statuses, status)
+        kind = verdict.kind
         return QueryOutcome(
             kind,
             f"{why}; data.status={status} -> {kind.value}",
             raw,
             provider_order_id=_nonblank(data.get("payout_id")),
             amount_minor=_cents(data.get("amount")),
+            documented=verdict.documented,
             currency=self._options.currency,
             figures=read_figures(
                 data, currency=self._options.currency, paid_time_field=QUERY_PAID_TIME_FIELD
             ),
         )
 
-    def _answer_signature_problem(self, data: JsonObject) -> str | None:
+    def _answer_signature_problem(self, signed: JsonObject) -> str | None:
+        """Why the signed part of a query answer (``data``, or the whole answer, by the
+        ``query_sign_location`` option) is not believed; None when it is."""
         policy = self._options.query_signature
         if policy is AnswerSignaturePolicy.IGNORE:
             return None
-        if data.get(_SIGNATURE_FIELD) in (None, "") and (
+        if signed.get(_SIGNATURE_FIELD) in (None, "") and (
             policy is AnswerSignaturePolicy.VERIFY_IF_PRESENT
         ):
             return None
         return self._signature_problem(
-            data,
+            signed,
             unnamed=self._options.query_unnamed_sign_type(),
             accepted=self._options.query_sign_types(),
+        )
+
+    def _note_unnamed_sign_type(self, fields: JsonObject) -> None:
+        """Log once per container when callbacks without ``sign_type`` are refused: they are read
+        as ``callback_default_sign_type`` (MD5, documented), which the accepted algorithms may
+        exclude, and then the provider's orders settle by polling only."""
+        if fields.get("sign_type") not in (None, "") or self.name in _UNNAMED_SIGN_TYPE_LOGGED:
+            return
+        unnamed = self._options.callback_default_sign_type
+        if unnamed in self._options.callback_sign_types():
+            return
+        _UNNAMED_SIGN_TYPE_LOGGED.add(self.name)
+        logger.warning(
+            "callbacks without sign_type are refused: they settle by polling only; check "
+            "GATEWAY_V2_OPTIONS callback_default_sign_type / accepted_callback_sign_types",
+            provider=self.name,
+            read_as=unnamed.value,
+            accepted=sorted(kind.value for kind in self._options.callback_sign_types()),
         )
 
     # -- shared ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
-from payouts.providers.base import CreateKind, QueryKind
+from payouts.providers.base import CreateKind
 from payouts.providers.decisions import (
     SERVER_ERROR,
     SUCCESS,
@@ -20,8 +20,11 @@ from payouts.providers.decisions import (
     Decision,
     Observation,
     Rule,
+    StatusMeaning,
     StatusRange,
+    StatusVerdict,
     decide,
+    read_status,
 )
 from payouts.providers.transport import NOT_SENT_TRANSPORTS, BodyShape, Transport
 
@@ -154,16 +157,8 @@ QUERY_RULES: Final[tuple[Rule[QueryStep], ...]] = (
 QUERY_DEFAULT: Final = Q.UNKNOWN
 QUERY_DEFAULT_WHY: Final = "query answer code not understood: keep polling"
 
-# data.status -> outcome (documented: 1 pending, 2 processing, 3 success, 4 cancelled; 5 is not in
-# the table but integrations treat it as failed). Statuses may arrive as numbers or strings.
-STATUS_TABLE: Final[Mapping[str, QueryKind]] = {
-    "1": QueryKind.PENDING,
-    "2": QueryKind.PENDING,
-    "3": QueryKind.SUCCEEDED,
-    "4": QueryKind.FAILED,
-    "5": QueryKind.FAILED,
-}
-STATUS_DEFAULT: Final = QueryKind.UNKNOWN
+# The status table itself is an option (``GatewayV2Options.statuses``, documented and seen rows).
+STATUS_DEFAULT_WHY: Final = "a status outside our table: unknown, keep polling"
 
 
 def decide_create(seen: Observation) -> Decision[CreateKind]:
@@ -176,8 +171,6 @@ def decide_query(seen: Observation) -> Decision[QueryStep]:
     return decide(QUERY_RULES, seen, default=QUERY_DEFAULT, default_why=QUERY_DEFAULT_WHY)
 
 
-def status_kind(status: str | None) -> QueryKind:
-    """The outcome for a provider ``status`` (already rendered as text); UNKNOWN when not listed."""
-    if status is None:
-        return STATUS_DEFAULT
-    return STATUS_TABLE.get(status, STATUS_DEFAULT)
+def decide_status(table: Mapping[str, StatusMeaning], status: str | None) -> StatusVerdict:
+    """The row of ``table`` for ``status`` (already rendered as text); UNKNOWN when not listed."""
+    return read_status(table, status, unknown_why=STATUS_DEFAULT_WHY)

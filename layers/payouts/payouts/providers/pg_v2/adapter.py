@@ -37,7 +37,6 @@ from payouts.providers.decisions import SUCCESS, decide
 from payouts.providers.pg_v2.decisions import (
     CREATE_DEFAULT,
     CREATE_DEFAULT_WHY,
-    CREATE_RULES,
     OK,
     QUERY_DEFAULT,
     QUERY_DEFAULT_WHY,
@@ -45,8 +44,8 @@ from payouts.providers.pg_v2.decisions import (
     AnswerSignature,
     PgV2Observation,
     QueryAnswer,
+    build_create_rules,
     build_query_rules,
-    build_status_rules,
     decide_status,
 )
 from payouts.providers.pg_v2.figures import read_figures
@@ -65,11 +64,17 @@ from payouts.providers.pg_v2.signing import (
     verify,
 )
 from payouts.providers.transport import EXCERPT_CHARS, Exchange, Transport, send
+from payouts.providers.unverified import report_unverified_answer
 
 CREATE_PATH: Final = "/pg/v2/payout/create"
 QUERY_PATH: Final = "/pg/v2/payout/query"
 BALANCE_PATH: Final = "/pg/v2/balance/query"
 ACK_BODY: Final = '{"code":"OK"}'
+# What an operator checks when answers stop verifying (named in the log line).
+ANSWER_SIGNATURE_SETTINGS: Final = (
+    "the pg_v2 secret's app_secret; PG_V2_OPTIONS answer_signature, signed_url, "
+    "answer_signed_method, answer_signed_url"
+)
 
 _log = logging.getLogger(__name__)
 
@@ -121,7 +126,7 @@ class PgV2Adapter:
         self._nonces = nonces
         self._timeout = context.timeouts.as_httpx()
         self._query_rules = build_query_rules(self._options.not_found_codes)
-        self._status_rules = build_status_rules(self._options)
+        self._create_rules = build_create_rules(self._options.ambiguous_client_statuses)
 
     async def create(self, order: Order) -> CreateOutcome:
         """Send the create under the order's own merchant number (its payout id).
@@ -132,7 +137,7 @@ class PgV2Adapter:
         answer = await self._post(CREATE_PATH, serialise(body))
         seen = _observe(answer, order.payout_id)
         decision = decide(
-            CREATE_RULES, seen, default=CREATE_DEFAULT, default_why=CREATE_DEFAULT_WHY
+            self._create_rules, seen, default=CREATE_DEFAULT, default_why=CREATE_DEFAULT_WHY
         )
         _log.debug("pg_v2 create decided %s by row %s", decision.kind, decision.row)
         accepted = decision.kind is CreateKind.ACCEPTED
@@ -157,7 +162,7 @@ class PgV2Adapter:
             return QueryOutcome(QueryKind.NOT_FOUND, verdict.why, raw)
         if verdict.kind is QueryAnswer.UNKNOWN:
             return QueryOutcome(QueryKind.UNKNOWN, verdict.why, raw)
-        kind, why = self._status_of(answer.data)
+        kind, why, documented = self._status_of(answer.data)
         amount_minor, currency = _amount(answer.data)
         return QueryOutcome(
             kind,
@@ -165,6 +170,7 @@ class PgV2Adapter:
             raw,
             provider_order_id=_text(answer.data, "payoutNo"),
             amount_minor=amount_minor,
+            documented=documented,
             currency=currency,
             figures=read_figures(answer.data),
         )
@@ -181,13 +187,14 @@ class PgV2Adapter:
         merchant_order_id = _text(data, "merchantTradeNo")
         if merchant_order_id is None:
             raise CallbackMalformed("callback has no data.merchantTradeNo")
-        kind, _ = self._status_of(data)
+        kind, _, documented = self._status_of(data)
         amount_minor, currency = _amount(data)
         return CallbackEvent(
             provider=self.name,
             merchant_order_id=merchant_order_id,
             kind=kind,
             trusted=credential is not None and self._options.trust_signed_callbacks,
+            documented=documented,
             fields=document,
             provider_order_id=_text(data, "payoutNo"),
             amount_minor=amount_minor,
@@ -221,7 +228,11 @@ class PgV2Adapter:
             "POST", url, content=body, headers=headers, timeout=self._timeout
         )
         exchange = await _send(self._client, request)
-        return _Answer(exchange, self._check_answer(exchange, url_line))
+        signature = self._check_answer(exchange, url_line)
+        if signature in UNBELIEVABLE:
+            why = f"answer to {path}: signature {signature.value}"
+            report_unverified_answer(self.name, why=why, settings=ANSWER_SIGNATURE_SETTINGS)
+        return _Answer(exchange, signature)
 
     def _authorization(self, url_line: str, body: bytes) -> str:
         app_id = self._credentials.app_id
@@ -239,15 +250,17 @@ class PgV2Adapter:
         return authorization_header(Credential(app_id, signature, timestamp_ms, nonce))
 
     def _check_answer(self, exchange: Exchange, url_line: str) -> AnswerSignature:
-        """The answer's own signature under the policy: the request's method and URL, the
-        answer's timestamp, nonce and body (assumed, see options)."""
+        """The answer's own signature under the policy: the method and URL lines the options
+        name (the request's, by default), the answer's timestamp, nonce and body (assumed)."""
         policy = self._options.answer_signature
         if exchange.transport is not Transport.OK or policy == "ignore":
             return AnswerSignature.UNCHECKED
         header = exchange.headers.get("authorization") if exchange.headers else None
         if header is None:
             return AnswerSignature.MISSING if policy == "require" else AnswerSignature.UNCHECKED
-        if self._verifies(header, url_line, exchange.raw_body) is None:
+        method = self._options.answer_signed_method
+        signed = url_line if self._options.answer_signed_url == "request" else ""
+        if self._verifies(header, method, signed, exchange.raw_body) is None:
             return AnswerSignature.INVALID
         return AnswerSignature.VERIFIED
 
@@ -260,14 +273,18 @@ class PgV2Adapter:
             if self._options.callback_signature == "require":
                 raise CallbackRejected("pg_v2 callback has no Authorization signature")
             return None
-        url_line = signed_url(self._context.notify_url, self._options.signed_url)
-        credential = self._verifies(header, url_line, raw_body)
+        url_line = ""
+        if self._options.callback_signed_url == "notify_url":
+            url_line = signed_url(self._context.notify_url, self._options.signed_url)
+        method = self._options.callback_signed_method
+        credential = self._verifies(header, method, url_line, raw_body)
         if credential is None:
             raise CallbackRejected("pg_v2 callback signature does not verify")
         return credential
 
-    def _verifies(self, header: str, url_line: str, body: bytes) -> Credential | None:
-        """The header's credential when it signs ``body`` for our appId and POST ``url_line``."""
+    def _verifies(self, header: str, method: str, url_line: str, body: bytes) -> Credential | None:
+        """The header's credential when it signs ``body`` for our appId, ``method`` and
+        ``url_line``."""
         try:
             credential = parse_authorization(header)
         except SignatureFormatError:
@@ -276,18 +293,20 @@ class PgV2Adapter:
             credential,
             app_id=self._credentials.app_id,
             app_secret=self._credentials.app_secret.get_secret_value(),
-            method="POST",
+            method=method,
             url=url_line,
             body=body,
         )
         return credential if valid else None
 
-    def _status_of(self, data: JsonObject) -> tuple[QueryKind, str]:
+    def _status_of(self, data: JsonObject) -> tuple[QueryKind, str, bool]:
+        """The status's outcome, why, and whether that meaning is documented. An errorCode is
+        evidence (in the raw exchange), never a verdict: only the status word decides."""
         status = _text(data, "status")
         if status is None:
-            return QueryKind.UNKNOWN, "no data.status"
-        decision = decide_status(self._status_rules, status, _text(data, "errorCode"))
-        return decision.kind, decision.why
+            return QueryKind.UNKNOWN, "no data.status", False
+        verdict = decide_status(self._options.status_words, status)
+        return verdict.kind, verdict.why, verdict.documented
 
 
 async def _send(client: httpx.AsyncClient, request: httpx.Request) -> Exchange:

@@ -14,30 +14,28 @@ matchers) and are evaluated by the shared ``decide``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from payouts.providers.base import CreateKind, QueryKind
+from payouts.providers.base import CreateKind
 from payouts.providers.decisions import (
     CLIENT_ERROR,
     SERVER_ERROR,
     SUCCESS,
     Code,
-    Decision,
     Observation,
     Rule,
+    StatusMeaning,
+    StatusVerdict,
+    read_status,
 )
-from payouts.providers.pg_v2.options import PgV2Options
+from payouts.providers.pg_v2.options import DEFAULT_AMBIGUOUS_CLIENT_STATUSES, PgV2Options
 from payouts.providers.transport import NOT_SENT_TRANSPORTS, BodyShape, Transport
 
 OK: Final = "OK"
 DUPLICATE_TRADE_NO: Final = "Payout.Duplicate_TradeNo"
-
-# Ours, not the provider's: a throttled, conflicting or timed-out request is not the documented
-# "permission or signature problem", so it may have created the order (or may still).
-AMBIGUOUS_CLIENT_STATUSES: Final = frozenset({408, 409, 425, 429})
 
 _SENT_MAYBE: Final = frozenset({Transport.READ_TIMEOUT, Transport.WRITE_ERROR, Transport.RESET})
 _NO_ANSWER: Final = frozenset(Transport) - {Transport.OK}
@@ -105,90 +103,102 @@ def _flag(wanted: bool | None, actual: bool) -> bool:
 
 C = CreateKind
 
-CREATE_RULES: Final[tuple[PgV2Rule[CreateKind], ...]] = (
-    PgV2Rule(
-        C.NOT_SENT,
-        "could not connect: the request provably never left",
-        transports=NOT_SENT_TRANSPORTS,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "no answer after sending (read timeout, write error, reset): query (documented)",
-        transports=_SENT_MAYBE,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "HTTP 5xx: server busy, the order may exist: query (documented)",
-        statuses=SERVER_ERROR,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "HTTP 408/409/425/429: throttled or timed out, not a documented refusal",
-        statuses=AMBIGUOUS_CLIENT_STATUSES,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "the answer's signature is missing or wrong: it cannot be believed",
-        signatures=UNBELIEVABLE,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "the answer names another merchant order number",
-        other_order=True,
-    ),
-    PgV2Rule(
-        C.DUPLICATE,
-        "Payout.Duplicate_TradeNo: an order with this number already exists (documented)",
-        shapes=frozenset({BodyShape.JSON_OBJECT}),
-        codes=frozenset({DUPLICATE_TRADE_NO}),
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "HTTP 4xx carrying code OK contradicts itself",
-        statuses=CLIENT_ERROR,
-        shapes=frozenset({BodyShape.JSON_OBJECT}),
-        codes=frozenset({OK}),
-    ),
-    PgV2Rule(
-        C.REJECTED,
-        "HTTP 4xx: permission or signature problem, the order was not created (documented)",
-        statuses=CLIENT_ERROR,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "the answer is blank, HTML, malformed or not a JSON object",
-        shapes=_UNREADABLE,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "the answer carries no code",
-        codes=frozenset({Code.ABSENT}),
-    ),
-    PgV2Rule(
-        C.ACCEPTED,
-        "code OK with data.payoutNo: the order exists (documented)",
-        statuses=SUCCESS,
-        codes=frozenset({OK}),
-        payout_no=True,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "code OK without data.payoutNo (or not on HTTP 2xx): outside the documented case",
-        codes=frozenset({OK}),
-    ),
-    PgV2Rule(
-        C.REJECTED,
-        "HTTP 200 with a non-OK code and an errorMessage: creation failed (documented)",
-        statuses=frozenset({200}),
-        error_message=True,
-    ),
-    PgV2Rule(
-        C.AMBIGUOUS,
-        "HTTP 200 with a non-OK code but no errorMessage: outside the documented case",
-        statuses=frozenset({200}),
-        error_message=False,
-    ),
-)
+
+def build_create_rules(ambiguous_client_statuses: frozenset[int]) -> tuple[PgV2Rule[C], ...]:
+    """The create table; which 4xx statuses are ambiguous rather than the documented refusal is
+    an option (an assumption, ``PgV2Options.ambiguous_client_statuses``)."""
+    return (
+        PgV2Rule(
+            C.NOT_SENT,
+            "could not connect: the request provably never left",
+            transports=NOT_SENT_TRANSPORTS,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "no answer after sending (read timeout, write error, reset): query (documented)",
+            transports=_SENT_MAYBE,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "HTTP 5xx: server busy, the order may exist: query (documented)",
+            statuses=SERVER_ERROR,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            f"HTTP {_listed(ambiguous_client_statuses)}: throttled, conflicting or timed out, "
+            "not the documented refusal (assumed)",
+            statuses=ambiguous_client_statuses,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "the answer's signature is missing or wrong: it cannot be believed",
+            signatures=UNBELIEVABLE,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "the answer names another merchant order number",
+            other_order=True,
+        ),
+        PgV2Rule(
+            C.DUPLICATE,
+            "Payout.Duplicate_TradeNo: an order with this number already exists (documented)",
+            shapes=frozenset({BodyShape.JSON_OBJECT}),
+            codes=frozenset({DUPLICATE_TRADE_NO}),
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "HTTP 4xx carrying code OK contradicts itself",
+            statuses=CLIENT_ERROR,
+            shapes=frozenset({BodyShape.JSON_OBJECT}),
+            codes=frozenset({OK}),
+        ),
+        PgV2Rule(
+            C.REJECTED,
+            "HTTP 4xx: permission or signature problem, the order was not created (documented)",
+            statuses=CLIENT_ERROR,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "the answer is blank, HTML, malformed or not a JSON object",
+            shapes=_UNREADABLE,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "the answer carries no code",
+            codes=frozenset({Code.ABSENT}),
+        ),
+        PgV2Rule(
+            C.ACCEPTED,
+            "code OK with data.payoutNo: the order exists (documented)",
+            statuses=SUCCESS,
+            codes=frozenset({OK}),
+            payout_no=True,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "code OK without data.payoutNo (or not on HTTP 2xx): outside the documented case",
+            codes=frozenset({OK}),
+        ),
+        PgV2Rule(
+            C.REJECTED,
+            "HTTP 200 with a non-OK code and an errorMessage: creation failed (documented)",
+            statuses=frozenset({200}),
+            error_message=True,
+        ),
+        PgV2Rule(
+            C.AMBIGUOUS,
+            "HTTP 200 with a non-OK code but no errorMessage: outside the documented case",
+            statuses=frozenset({200}),
+            error_message=False,
+        ),
+    )
+
+
+def _listed(statuses: frozenset[int]) -> str:
+    return "/".join(str(status) for status in sorted(statuses)) or "(none)"
+
+
+CREATE_RULES: Final = build_create_rules(DEFAULT_AMBIGUOUS_CLIENT_STATUSES)
 CREATE_DEFAULT: Final = C.AMBIGUOUS
 CREATE_DEFAULT_WHY: Final = "no rule matched (unexpected HTTP status or code): query"
 
@@ -231,66 +241,15 @@ QUERY_DEFAULT: Final = QueryAnswer.UNKNOWN
 QUERY_DEFAULT_WHY: Final = "an answer outside our table (HTTP status or code): keep polling"
 
 
-@dataclass(frozen=True)
-class StatusRule:
-    """One row of the status table: an exact status, a word inside it, or an errorCode."""
-
-    then: QueryKind
-    why: str
-    statuses: frozenset[str] = frozenset()  # exact, upper-case
-    markers: tuple[str, ...] = ()  # any of these words inside the status
-    with_error_code: bool = False  # any status, when errorCode is non-empty
-
-    def matches(self, status: str, error_code: str | None) -> bool:
-        """True when this row applies to ``status`` (upper-cased) and ``error_code``."""
-        if status in self.statuses:
-            return True
-        if any(marker in status for marker in self.markers):
-            return True
-        return self.with_error_code and bool(error_code)
-
-
-def build_status_rules(options: PgV2Options) -> tuple[StatusRule, ...]:
-    """The status table from the options' vocabulary (the provider's table is not public)."""
-    rules = [
-        StatusRule(QueryKind.SUCCEEDED, "a paid status (seen)", statuses=options.paid_statuses),
-        StatusRule(
-            QueryKind.REVERSED,
-            "a reversed/refunded status (assumed)",
-            statuses=options.reversed_statuses,
-        ),
-        StatusRule(
-            QueryKind.FAILED,
-            "a status naming a failure, rejection or cancellation (assumed)",
-            markers=options.failed_status_markers,
-        ),
-    ]
-    if options.error_code_means_failed:
-        rules.append(
-            StatusRule(
-                QueryKind.FAILED,
-                "an errorCode on a status that is not paid (assumed)",
-                with_error_code=True,
-            )
-        )
-    return tuple(rules)
-
-
-STATUS_DEFAULT: Final = QueryKind.PENDING
 STATUS_DEFAULT_WHY: Final = (
-    "a status outside our table: pending, keep polling (never guess failure)"
+    "a status outside our table: unknown, keep polling (never guess failure; an errorCode "
+    "beside it is evidence, not a verdict)"
 )
 
 QUERY_RULES: Final = build_query_rules(PgV2Options().not_found_codes)
-STATUS_RULES: Final = build_status_rules(PgV2Options())
 
 
-def decide_status(
-    table: Sequence[StatusRule], status: str, error_code: str | None
-) -> Decision[QueryKind]:
-    """The first matching status row's kind, or PENDING: an unknown status is never a failure."""
-    normalised = status.strip().upper()
-    for index, rule in enumerate(table):
-        if rule.matches(normalised, error_code):
-            return Decision(rule.then, rule.why, index)
-    return Decision(STATUS_DEFAULT, STATUS_DEFAULT_WHY, None)
+def decide_status(table: Mapping[str, StatusMeaning], status: str) -> StatusVerdict:
+    """The row of ``table`` (``PgV2Options.status_words``) for the whole, upper-cased ``status``;
+    UNKNOWN for any other word, including one that merely contains FAIL or CANCEL."""
+    return read_status(table, status.strip().upper(), unknown_why=STATUS_DEFAULT_WHY)

@@ -83,7 +83,8 @@ def create_body(order: Order, *, notify_url: str, options: PgV2Options) -> JsonO
     if attach is not None:
         body["merchantAttach"] = attach
     body["notifyUrl"] = notify_url
-    body["extendInfo"] = {}  # sent empty, as in the seed's example
+    if options.extend_info is not None:
+        body["extendInfo"] = options.extend_info  # the seed's example sends it empty
     return body
 
 
@@ -103,6 +104,14 @@ def serialise(document: JsonObject) -> bytes:
 
 
 def _merchant_attach(request: PayoutRequest, options: PgV2Options) -> str | None:
+    """The metadata value sent as merchantAttach; raises UnsupportedPayout, before anything is
+    sent, when it is longer than the provider takes (documented: 255 characters)."""
     if options.merchant_attach_key is None:
         return None
-    return request.metadata.get(options.merchant_attach_key)
+    attach = request.metadata.get(options.merchant_attach_key)
+    if attach is not None and len(attach) > options.merchant_attach_max_length:
+        raise UnsupportedPayout(
+            f"metadata {options.merchant_attach_key!r} is {len(attach)} characters; pg_v2's "
+            f"merchantAttach takes at most {options.merchant_attach_max_length}"
+        )
+    return attach
