@@ -7,32 +7,20 @@ or switched off, so each check is about the values CloudFormation would create.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import pytest
 
-from payouts_tools.local.template import (
-    NO_VALUE,
-    LocalResource,
-    Resolver,
-    parameter_defaults,
-)
+from payouts_tools.local.template import NO_VALUE, Resolver
 from tests.support.cfn import TEMPLATE_PATH
 from tests.support.sam_transform import transformed
+from tests.support.stack_resolver import REQUIRED_PARAMETERS, stack_resolver
 
 # One worker transforms once for the whole module.
 pytestmark = pytest.mark.xdist_group("sam-transform")
 
 type Template = dict[str, Any]
 
-# The parameters without a default, as a deployer gives them (obviously fake).
-REQUIRED: Final = {
-    "GatewayV2BaseUrl": "https://gateway.example.test",
-    "GatewayV2SecretArn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:gw-AbCdEf",
-    "PgV2BaseUrl": "https://pg.example.test",
-    "PgV2SecretArn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:pg-AbCdEf",
-}
 FAKE_KEY: Final = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
 RESERVATIONS: Final = (
     "CallbackReservedConcurrency",
@@ -72,51 +60,14 @@ NO_ACCOUNT_UNIQUE_NAME: Final = frozenset(
 )
 
 
-class _AnyAttribute(Mapping[str, str]):
-    """A made-up resource's attributes: every GetAtt names the stack, resource and attribute."""
-
-    def __init__(self, prefix: str) -> None:
-        self._prefix = prefix
-
-    def __getitem__(self, name: str) -> str:
-        return f"{self._prefix}.{name}"
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 def _resolver(template: Template, stack_name: str, **overrides: str) -> Resolver:
-    """Resolves ``template`` as stack ``stack_name`` would see it, resources made up."""
-    parameters = parameter_defaults(template, {**REQUIRED, **overrides})
-    resources = {
-        logical_id: LocalResource(
-            ref=f"{stack_name}-{logical_id}-generated",
-            attributes=_AnyAttribute(f"{stack_name}-{logical_id}"),
-        )
-        for logical_id in template["Resources"]
-    }
-    pseudo = {
-        "AWS::AccountId": "111122223333",
-        "AWS::Region": "eu-west-1",
-        "AWS::Partition": "aws",
-        "AWS::StackName": stack_name,
-        "AWS::StackId": f"arn:aws:cloudformation:eu-west-1:111122223333:stack/{stack_name}/1",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::NotificationARNs": "",
-    }
-    return Resolver(template, parameters, resources, pseudo)
+    return stack_resolver(template, stack_name, **overrides)
 
 
 @pytest.fixture(scope="module")
 def cfn() -> Template:
     """template.yaml as CloudFormation receives it after the SAM transform."""
-    return transformed(TEMPLATE_PATH, REQUIRED)
+    return transformed(TEMPLATE_PATH, REQUIRED_PARAMETERS)
 
 
 def _of_type(template: Template, type_name: str) -> dict[str, dict[str, Any]]:
