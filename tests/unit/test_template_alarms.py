@@ -17,7 +17,6 @@ from tests.support.cfn import TEMPLATE_PATH, Template, load_template
 from tests.support.stack_resolver import stack_resolver
 
 ROOT: Final = TEMPLATE_PATH.parent
-OPERATIONS_DOC: Final = ROOT / "docs" / "operations.md"
 TO_TOPIC: Final = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
 STACK: Final = "payouts-dev"
 
@@ -110,10 +109,13 @@ def _emitted_metric_names() -> set[str]:
     return {name for name in constants if re.fullmatch(r"[A-Z][A-Za-z0-9]+", name)} | creates
 
 
-def _runbook_titles() -> set[str]:
-    """The bold paragraph titles of docs/operations.md, whitespace normalised."""
-    text = OPERATIONS_DOC.read_text()
-    return {" ".join(title.split()) for title in re.findall(r"\*\*([^*]+)\*\*", text)}
+def _runbook_titles(doc: str) -> set[str]:
+    """The bold paragraph titles of ``doc`` (a path under the repository), whitespace normalised;
+    none when there is no such file."""
+    path = ROOT / doc
+    if not path.is_file():
+        return set()
+    return {" ".join(title.split()) for title in re.findall(r"\*\*([^*]+)\*\*", path.read_text())}
 
 
 # --- every alarm ----------------------------------------------------------------------------------
@@ -132,22 +134,22 @@ def test_every_alarm_notifies_the_optional_topic_both_ways(template: Template) -
 def test_every_alarm_description_is_a_runbook_line_naming_a_section_that_exists(
     template: Template,
 ) -> None:
-    titles = _runbook_titles()
-
     for logical_id, alarm in _alarms(template).items():
         description = " ".join(alarm["AlarmDescription"].split())
-        cited = re.findall(r'docs/operations\.md, "([^"]+)"', description)
+        cited = re.findall(r'(docs/[\w.-]+\.md), "([^"]+)"', description)
         assert len(description) <= 1024, logical_id  # CloudWatch's limit
-        assert cited, f"{logical_id} names no docs/operations.md section"
-        assert set(cited) <= titles, f"{logical_id} cites {cited}, not in docs/operations.md"
+        assert cited, f'{logical_id} names no runbook (docs/<doc>.md, "<bold title>")'
+        for doc, title in cited:
+            assert title in _runbook_titles(doc), f"{logical_id} cites {doc} {title!r}: not there"
 
 
 def test_the_runbook_citations_are_checked_against_the_real_titles() -> None:
-    titles = _runbook_titles()
+    titles = _runbook_titles("docs/operations.md")
 
     assert "The DLQ alarm fired" in titles
     assert "A function errors or is throttled" in titles
     assert "No such runbook" not in titles
+    assert _runbook_titles("docs/no-such-doc.md") == set()
 
 
 # --- what on-call expects -------------------------------------------------------------------------
