@@ -17,8 +17,6 @@ import boto3
 import httpx
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -42,6 +40,12 @@ from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
 
 if TYPE_CHECKING:
+    # Powertools' OpenAPI machinery (pydantic models of the whole OpenAPI document) costs about a
+    # tenth of a second of every cold start and is used only to generate openapi/callbacks.json:
+    # with validation off the resolver never reads these annotations, and payouts_tools.openapi
+    # supplies ``Path`` when it renders the document.
+    from aws_lambda_powertools.event_handler.openapi.params import Path
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ROUTE: Final = "/callbacks/<provider>"
@@ -316,7 +320,7 @@ def base_url_of(event: Mapping[str, Any], provider: str) -> str:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answer one API Gateway proxy event."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _STRICT = ConfigDict(frozen=True, extra="forbid")
+
+# Where the execution id is in this function's input (a JMESPath expression, as Powertools takes).
+EXECUTION_ID_PATH: Final = "owner"
 
 
 class AcquireCommand(BaseModel):
@@ -88,8 +91,10 @@ def sizing() -> DueSizing:
     )
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+# Every log line of an invocation carries the execution's id (the state machine passes
+# $$.Execution.Id as ``owner``), which ties find_due's lines to the reconcile batches it handed out.
+@logger.inject_lambda_context(correlation_id_path=EXECUTION_ID_PATH)
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, JsonValue]:
     """``acquire`` the lease, or ``find`` the due orders (see statemachine/reconcile.asl.json)."""

@@ -43,7 +43,7 @@ def publisher() -> EventPublisher:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Publish a batch's status changes; records whose event was not put on the bus fail."""

@@ -17,6 +17,7 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import Server, ServerVariable
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParameter
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 OPENAPI_PATH: Final = REPO_ROOT / "openapi" / "callbacks.json"
@@ -52,6 +53,9 @@ def load_callback_app() -> APIGatewayRestResolver:
     module: ModuleType = importlib.util.module_from_spec(spec)
     # Registered first, as the import system does: dataclasses look their module up by name.
     sys.modules[name] = module
+    # The handler imports the OpenAPI parameter types for type checking only (they cost its cold
+    # start); rendering evaluates its annotations in its own namespace, so they are provided here.
+    vars(module)["Path"] = PathParameter
     spec.loader.exec_module(module)
     app = module.app
     if not isinstance(app, APIGatewayRestResolver):

@@ -18,6 +18,7 @@ from tests.integration.reconcile.loop_stack import ASL_PATH, LoopStack, loop_sta
 from tests.integration.reconcile.reconcile_support import store_order
 from tests.support.cfn import TEMPLATE_PATH
 from tests.support.handlers import load_handler
+from tests.support.observed import captured_logs, cold_start_count, new_container
 from tests.support.orders import T0
 
 S = OrderStatus
@@ -143,3 +144,20 @@ def test_reconcile_checks_a_batch_and_publishes_its_counts(
 def test_reconcile_refuses_a_batch_it_cannot_read(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         load_handler("reconcile").lambda_handler(bad, context("reconcile"))
+
+
+def test_find_due_logs_carry_the_execution_id_and_the_cold_start_is_counted_once(
+    loop: LoopStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = loop.find_due_module.lambda_handler
+    acquire = event("find_due-acquire.json")
+    new_container()
+    capsys.readouterr()
+
+    with captured_logs() as logs:
+        handler(acquire, context("find-due"))
+        handler(acquire, context("find-due"))
+
+    lines = logs.with_message("reconcile lease")
+    assert [line["correlation_id"] for line in lines] == [acquire["owner"]] * 2
+    assert cold_start_count(capsys.readouterr().out) == 1
