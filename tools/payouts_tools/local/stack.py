@@ -96,6 +96,8 @@ LOCAL_TIMINGS: Final[dict[str, str]] = {
     "CREATE_BUDGET_SECONDS": "12",
     "RECEIVED_GRACE_SECONDS": "60",  # the minimum allowed
     "RECONCILE_DEADLINE_SECONDS": "120",
+    # An assumed failure (pg_v2's FAILED, gateway_v2's 5) is confirmed by a query 5 s later.
+    "ASSUMED_FAILURE_SETTLE_SECONDS": "5",
 }
 
 # The state machine's DefinitionSubstitutions that differ locally: short Waits, the shortest

@@ -140,6 +140,10 @@ class SandboxConfig(SandboxModel):
     gateway_dedupe: bool = False
     # ASSUMPTION (integration code only): pg_v2 signs the full URL; "path" signs the path only.
     pg_sign_url: Literal["full", "path"] = "full"
+    # ASSUMPTION: where gateway_v2 puts a query answer's sign: inside ``data``, over every field
+    # of ``data`` (the adapter's default), or beside ``error_code``, over every top-level field
+    # with ``data`` as compact JSON (the adapter's ``query_sign_location: "answer"``).
+    gateway_query_sign_location: Literal["data", "answer"] = "data"
     # The pg_v2 document says Content-Type and Accept accept only application/json; refuse
     # others with a 4xx (which pg_v2 documents as "not created").
     pg_require_json_headers: bool = True

@@ -93,7 +93,10 @@ class GatewayApi:
             return _error(spec.GATEWAY_CODE_NOT_FOUND, "order not found")
         shown = orders[0] if spec.GATEWAY_QUERY_SHOWS_FIRST_ORDER else orders[-1]
         data = self._query_data(shown)
-        data["sign"] = gateway_sign(data, self._state.config.gateway.signing_key, _ANSWER_SIGN_TYPE)
+        key = self._state.config.gateway.signing_key
+        if self._state.config.gateway_query_sign_location == "answer":
+            return _signed_answer(data, key)
+        data["sign"] = gateway_sign(data, key, _ANSWER_SIGN_TYPE)
         return _ok(data)
 
     def balance(self, request: HttpRequest) -> HttpResponse:
@@ -287,6 +290,20 @@ def _ok(data: Mapping[str, object]) -> HttpResponse:
         {"error_code": spec.GATEWAY_CODE_OK, "data": dict(data)},
         status=spec.GATEWAY_HTTP_STATUS,
         content_type=spec.GATEWAY_CONTENT_TYPE,
+    )
+
+
+def _signed_answer(data: Mapping[str, object], key: str) -> HttpResponse:
+    """An OK answer signed at the top, over ``error_code``, ``data`` (compact JSON) and
+    ``sign_type`` being unsigned, as the ``gateway_query_sign_location="answer"`` option says."""
+    document: dict[str, object] = {
+        "error_code": spec.GATEWAY_CODE_OK,
+        "data": dict(data),
+        "sign_type": spec.GATEWAY_ANSWER_SIGN_TYPE,
+    }
+    document["sign"] = gateway_sign(document, key, _ANSWER_SIGN_TYPE)
+    return json_response(
+        document, status=spec.GATEWAY_HTTP_STATUS, content_type=spec.GATEWAY_CONTENT_TYPE
     )
 
 
