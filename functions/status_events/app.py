@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payouts.observability import logger, metrics, tracer
+from payouts.services.funnel import emit_status_changes, status_changes_by_provider
 from payouts.services.status_events import EventPublisher, publish_status_events, raise_if_failed
 from payouts.settings import load
 from payouts.settings.status_events import StatusEventsSettings
@@ -48,6 +49,7 @@ def publisher() -> EventPublisher:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Publish a batch's status changes; records whose event was not put on the bus fail."""
     failures = publish_status_events(event["Records"], publisher().publish)
+    emit_status_changes(status_changes_by_provider(event["Records"], failures))
 
     def record_handler(record: DynamoDBRecord) -> None:
         raise_if_failed(failures, str(record.dynamodb.sequence_number if record.dynamodb else ""))

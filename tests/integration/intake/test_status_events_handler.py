@@ -175,6 +175,28 @@ def test_the_sample_stream_puts_one_event_per_status_change_on_the_bus(bus: Bus)
     assert {e["detail-type"] for e in received} == {"PayoutStatusChanged"}
 
 
+def test_the_function_counts_the_funnel_by_provider_and_status(
+    bus: Bus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = json.loads(SAMPLE.read_text(encoding="utf-8"))
+
+    assert invoke(event) == []
+
+    documents = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line
+    ]
+    funnel = {
+        (document["provider"], document["status"]): document["StatusChanged"]
+        for document in documents
+        if "StatusChanged" in document
+    }
+    assert funnel == {
+        ("none", "RECEIVED"): [1.0],
+        ("gateway_v2", "SUBMITTING"): [1.0],
+        ("gateway_v2", "SUBMITTED"): [1.0],
+    }
+
+
 def test_a_payouts_life_is_told_in_status_changes_only(bus: Bus, store: OrderStore) -> None:
     stream = StreamWriter()
     life_of_a_payout(store, stream, "PO-7")
