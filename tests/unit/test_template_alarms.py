@@ -12,6 +12,7 @@ from typing import Any, Final
 import pytest
 
 from payouts.providers.base import CreateKind
+from payouts.services.funnel import METRIC_STATUS_CHANGED
 from payouts.services.status_events import METRIC_NOT_PUBLISHED
 from tests.support.cfn import TEMPLATE_PATH, Template, load_template
 from tests.support.stack_resolver import stack_resolver
@@ -300,6 +301,25 @@ def _expressions(dashboard: dict[str, Any]) -> list[tuple[str, set[str]]]:
     return found
 
 
+def _searched(expression: str) -> list[tuple[str, str]]:
+    """(namespace, metric name) of each SEARCH in a math expression."""
+    pattern = r"SEARCH\('\{(AWS/\w+|Payouts)[^}]*\}[^']*MetricName=\"(\w+)\""
+    return re.findall(pattern, expression)
+
+
+def test_the_funnel_is_searched_by_provider_and_status_as_the_stream_counts_it(
+    dashboard: dict[str, Any],
+) -> None:
+    searches = [
+        expression
+        for expression, _ in _expressions(dashboard)
+        if ("Payouts", METRIC_STATUS_CHANGED) in _searched(expression)
+    ]
+
+    [funnel] = searches
+    assert "{Payouts,provider,service,status}" in funnel
+
+
 def test_the_dashboard_is_one_json_body_of_widgets(dashboard: dict[str, Any]) -> None:
     assert len(dashboard["widgets"]) >= 10
     for widget in dashboard["widgets"]:
@@ -322,8 +342,8 @@ def test_every_dashboard_metric_is_published_by_aws_or_by_the_code(
         else:
             assert name in AWS_METRICS[namespace], f"{namespace} {name}"
     for expression, _ in _expressions(dashboard):
-        for namespace, name in re.findall(r"\{(AWS/\w+)[^}]*\}.*?MetricName=\"(\w+)\"", expression):
-            assert name in AWS_METRICS[namespace], expression
+        for namespace, name in _searched(expression):
+            assert name in (emitted if namespace == "Payouts" else AWS_METRICS[namespace]), name
 
 
 def test_every_dashboard_dimension_names_a_resource_of_this_stack(
