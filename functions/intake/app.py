@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payouts.domain.order import utc_now
 from payouts.observability import logger, metrics, tracer
 from payouts.providers.registry import ProviderFactory
 from payouts.providers.routing import Router
@@ -28,10 +29,12 @@ from payouts.services.intake import (
     ProviderPool,
     SqsDeadLetters,
 )
+from payouts.services.provider_gate import ProviderGate
 from payouts.settings import load
 from payouts.settings.intake import IntakeSettings
 from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
+from payouts.store.provider_state import ProviderStateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -60,6 +63,15 @@ def sqs() -> SQSClient:
 def provider_factory() -> ProviderFactory:
     """Builds adapters; their credentials are cached by Powertools parameters."""
     return ProviderFactory(settings())
+
+
+@functools.cache
+def gate() -> ProviderGate:
+    """Provider pauses (cached for the container, at most 30 s) and the breaker."""
+    config = settings()
+    return ProviderGate.from_settings(
+        ProviderStateStore(dynamodb(), config.orders_table), config, utc_now
+    )
 
 
 @functools.cache
@@ -96,6 +108,7 @@ def build_intake(pool: ProviderPool) -> Intake:
         providers=pool,
         dead_letters=SqsDeadLetters(sqs(), config.payout_dlq_url),
         timings=IntakeTimings.from_settings(config),
+        gate=gate(),
         concurrency=config.provider_concurrency,
         threads=io_threads(),
     )

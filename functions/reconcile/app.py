@@ -17,6 +17,7 @@ from payouts.domain.order import utc_now
 from payouts.observability import MetricUnit, logger, metrics, tracer
 from payouts.providers.registry import ProviderFactory
 from payouts.providers.routing import Router
+from payouts.services.provider_gate import ProviderGate
 from payouts.services.reconcile import (
     BatchReport,
     LazyProviders,
@@ -27,6 +28,7 @@ from payouts.settings import load
 from payouts.settings.reconcile import ReconcileSettings
 from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
+from payouts.store.provider_state import ProviderStateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +42,7 @@ METRICS: dict[str, str] = {
     "settled": "OrdersSettled",
     "resent": "OrdersResent",
     "sent": "NeverSentOrdersSent",
+    "held": "OrdersHeld",
     "escalated": "OrderEscalated",
     "error": "ReconcileErrors",
     "provider_calls": "ProviderCalls",
@@ -85,6 +88,14 @@ def policy() -> ReconcilePolicy:
     return ReconcilePolicy.from_settings(settings())
 
 
+@functools.cache
+def gate() -> ProviderGate:
+    """Provider pauses (cached for the container, at most 30 s) and the breaker."""
+    return ProviderGate.from_settings(
+        ProviderStateStore(dynamodb(), settings().orders_table), settings(), now
+    )
+
+
 def now() -> datetime:
     """The current time (tests replace it to run the loop on a virtual clock)."""
     return utc_now()
@@ -101,6 +112,7 @@ async def reconcile(payout_ids: list[str]) -> BatchReport:
             providers=LazyProviders(factory.names(), lambda name: factory.build(name, client)),
             router=Router(config.payout_routes),
             policy=policy(),
+            gate=gate(),
             clock=now,
             random=random.random,
         )

@@ -12,6 +12,12 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from payouts.services.provider_events import (
+    PAUSED_DETAIL_TYPE,
+    RESUMED_DETAIL_TYPE,
+    ProviderPaused,
+    ProviderResumed,
+)
 from payouts.services.status_events import (
     DETAIL_TYPE,
     EVENT_SOURCE,
@@ -26,6 +32,12 @@ SCHEMAS_DIR: Final = Path(__file__).resolve().parents[2] / "events" / "schemas"
 STATUS_CHANGED_PATH: Final = SCHEMAS_DIR / "payout-status-changed.schema.json"
 NEEDS_REVIEW_PATH: Final = SCHEMAS_DIR / "payout-needs-review.schema.json"
 REVIEW_RESOLVED_PATH: Final = SCHEMAS_DIR / "payout-review-resolved.schema.json"
+PROVIDER_PAUSED_PATH: Final = SCHEMAS_DIR / "provider-paused.schema.json"
+PROVIDER_RESUMED_PATH: Final = SCHEMAS_DIR / "provider-resumed.schema.json"
+_PROVIDER_DELIVERY: Final = (
+    "Delivered at least once and in no guaranteed order: deduplicate and order by "
+    "(provider, version)."
+)
 _DELIVERY: Final = (
     "Delivered at least once and in no guaranteed order: deduplicate and order by "
     "(payout_id, version)."
@@ -61,7 +73,38 @@ def payout_review_resolved_schema() -> dict[str, Any]:
     )
 
 
-def _schema(model: type[BaseModel], path: Path, what: str) -> dict[str, Any]:
+def provider_paused_schema() -> dict[str, Any]:
+    """The JSON Schema of a ProviderPaused event's ``detail`` (draft 2020-12)."""
+    return _schema(
+        ProviderPaused,
+        PROVIDER_PAUSED_PATH,
+        f"`{PAUSED_DETAIL_TYPE}`, put on the payouts event bus when a person or the breaker "
+        "pauses a provider (its new payouts are held, not sent).",
+        delivery=_PROVIDER_DELIVERY,
+        module="provider_events",
+    )
+
+
+def provider_resumed_schema() -> dict[str, Any]:
+    """The JSON Schema of a ProviderResumed event's ``detail`` (draft 2020-12)."""
+    return _schema(
+        ProviderResumed,
+        PROVIDER_RESUMED_PATH,
+        f"`{RESUMED_DETAIL_TYPE}`, put on the payouts event bus when a person resumes a "
+        "provider (its held payouts are sent at a bounded rate).",
+        delivery=_PROVIDER_DELIVERY,
+        module="provider_events",
+    )
+
+
+def _schema(
+    model: type[BaseModel],
+    path: Path,
+    what: str,
+    *,
+    delivery: str = _DELIVERY,
+    module: str = "status_events",
+) -> dict[str, Any]:
     schema = model.model_json_schema(mode="serialization")
     return {
         **schema,
@@ -70,7 +113,7 @@ def _schema(model: type[BaseModel], path: Path, what: str) -> dict[str, Any]:
         # Replaces the model's docstring: a consumer needs the envelope and delivery semantics.
         "description": (
             f"The `detail` of an EventBridge event with source `{EVENT_SOURCE}` and detail-type "
-            f"{what} {_DELIVERY} Generated from payouts.services.status_events.{model.__name__}; "
+            f"{what} {delivery} Generated from payouts.services.{module}.{model.__name__}; "
             "do not edit by hand."
         ),
     }
@@ -95,11 +138,23 @@ def render_review_resolved() -> str:
     return _render(payout_review_resolved_schema())
 
 
+def render_provider_paused() -> str:
+    """The ProviderPaused schema file's exact text."""
+    return _render(provider_paused_schema())
+
+
+def render_provider_resumed() -> str:
+    """The ProviderResumed schema file's exact text."""
+    return _render(provider_resumed_schema())
+
+
 # Every published event schema: its file and how its exact text is made.
 SCHEMA_FILES: Final = (
     (STATUS_CHANGED_PATH, render_status_changed),
     (NEEDS_REVIEW_PATH, render_needs_review),
     (REVIEW_RESOLVED_PATH, render_review_resolved),
+    (PROVIDER_PAUSED_PATH, render_provider_paused),
+    (PROVIDER_RESUMED_PATH, render_provider_resumed),
 )
 
 

@@ -40,6 +40,7 @@ from tests.integration.fuzz.harness import (
 )
 from tests.integration.fuzz.mutations import Json, Mutator
 from tests.support.orders import BENEFICIARIES, CURRENCIES, T0, request_document
+from tests.support.provider_states import open_gate
 
 MESSAGES_PER_HALF: Final = 5_000
 TIMINGS: Final = IntakeTimings(
@@ -153,6 +154,7 @@ class Run:
             providers=self.providers,
             dead_letters=self.dead_letters,
             timings=TIMINGS,
+            gate=open_gate(self._clock),
             clock=self._clock,
             count=lambda _: None,
             threads=InlineExecutor(),

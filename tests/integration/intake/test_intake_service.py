@@ -13,6 +13,7 @@ import pytest
 
 from payouts.domain.fingerprint import request_fingerprint
 from payouts.domain.order import Evidence, EvidenceKind, Order
+from payouts.domain.provider_state import PausedBy
 from payouts.domain.status import TERMINAL, OrderStatus
 from payouts.providers.base import (
     CreateKind,
@@ -28,10 +29,12 @@ from payouts.services.intake import (
     IntakeTimings,
     RetryLater,
 )
+from payouts.services.provider_gate import BreakerPolicy
 from payouts.settings.base import DEFAULT_ROUTES
 from payouts.store import Applied, OrderStore
 from tests.support.moto_store import moto_order_store
 from tests.support.orders import T0, make_request, request_document
+from tests.support.provider_states import QUIET_BREAKER, MemoryProviderStates, open_gate
 
 S = OrderStatus
 TIMINGS = IntakeTimings(
@@ -121,6 +124,8 @@ class World:
         self.now = T0
         self.routes = dict(DEFAULT_ROUTES)
         self.timings = TIMINGS
+        self.provider_states = MemoryProviderStates()
+        self.breaker = QUIET_BREAKER
 
     def intake(self) -> Intake:
         return Intake(
@@ -129,6 +134,11 @@ class World:
             providers=self.providers,
             dead_letters=self.dead_letters,
             timings=self.timings,
+            # The gate keeps its own clock: tests that script intake's clock readings count
+            # intake's reads only.
+            gate=open_gate(
+                lambda: self.now, self.provider_states, breaker=self.breaker, count=self.count
+            ),
             clock=self.clock,
             count=self.count,
         )
@@ -586,3 +596,104 @@ def test_an_ambiguous_or_too_deep_request_is_dead_lettered_with_its_reason_and_s
     assert world.store.get("PO-1") is None
     assert world.store.get("PO-2") is None
     assert world.gateway.creates == []
+
+
+# --- a paused provider, and the breaker ----------------------------------------------------------
+
+
+def test_a_paused_provider_holds_the_order_received_and_sends_nothing(world: World) -> None:
+    world.provider_states.pause("pg_v2", T0, by="operator:ann")
+
+    disposition = world.deliver(body("PO-1", "UPI"))
+
+    order = world.order()
+    assert disposition is Disposition.HELD  # acknowledged: the order is durable, the loop owns it
+    assert world.pg.creates == []
+    assert order.status is S.RECEIVED
+    assert order.provider == "pg_v2"
+    assert order.submit_attempts == 0
+    assert order.status_reason is not None
+    assert order.status_reason.startswith("held, not sent: pg_v2 paused by operator:ann")
+    assert order.next_check_at == order.updated_at + TIMINGS.held_recheck
+    held = world.store.history("PO-1")[-1]
+    assert (held.kind, held.detail["paused_by"]) == (EvidenceKind.SCHEDULE, "operator:ann")
+    assert world.metrics["OrdersHeld"] == 1
+
+
+def test_only_the_paused_providers_orders_are_held(world: World) -> None:
+    world.provider_states.pause("pg_v2", T0)
+
+    held = world.deliver(body("PO-1", "UPI"))
+    sent = world.deliver(body("PO-2", "ALIPAY"), "m-2")
+
+    assert (held, sent) == (Disposition.HELD, Disposition.SUBMITTED)
+    assert world.gateway.creates == ["PO-2"]
+
+
+def test_a_redelivery_while_paused_holds_again_and_never_sends(world: World) -> None:
+    world.provider_states.pause("pg_v2", T0)
+    world.deliver(body("PO-1", "UPI"))
+
+    again = world.deliver(body("PO-1", "UPI"), "m-2")
+
+    assert again is Disposition.HELD
+    assert world.pg.creates == []
+    assert world.order().status is S.RECEIVED
+
+
+def test_the_breaker_trips_on_ambiguous_creates_and_holds_what_follows(world: World) -> None:
+    world.breaker = BreakerPolicy(failures=2, window=timedelta(seconds=60))
+    world.gateway.answer = CreateOutcome(
+        CreateKind.AMBIGUOUS, "HTTP 502, HTML body", RawExchange("ok", 502)
+    )
+
+    first = world.deliver(body("PO-1"), "m-1")
+    second = world.deliver(body("PO-2"), "m-2")
+    third = world.deliver(body("PO-3"), "m-3")
+
+    assert (first, second, third) == (Disposition.UNKNOWN, Disposition.UNKNOWN, Disposition.HELD)
+    assert world.gateway.creates == ["PO-1", "PO-2"]
+    assert world.order("PO-3").status is S.RECEIVED
+    pause = world.provider_states.states["gateway_v2"]
+    assert (pause.paused, pause.changed_by) == (True, "breaker")
+    assert world.metrics["ProviderBreakerTripped"] == 1
+
+
+def test_creates_that_never_left_count_towards_the_breaker_too(world: World) -> None:
+    world.breaker = BreakerPolicy(failures=2, window=timedelta(seconds=60))
+    world.gateway.answer = CreateOutcome(
+        CreateKind.NOT_SENT, "connection refused", RawExchange("connect_error")
+    )
+
+    for message in ("m-1", "m-2"):
+        with pytest.raises(RetryLater):
+            world.deliver(body("PO-1"), message)
+
+    assert world.provider_states.states["gateway_v2"].set_by is PausedBy.BREAKER
+    assert world.deliver(body("PO-1"), "m-3") is Disposition.HELD
+    assert world.order().status is S.RECEIVED
+
+
+def test_a_claim_lost_to_the_loop_rescheduling_the_order_is_decided_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the simulator: the reconcile loop's hold (or rescheduling) of a RECEIVED order
+    # beat intake's claim, and intake acknowledged the message with the order left unsent.
+    transition = world.store.transition
+    loop_writes: list[int] = []
+
+    def loop_writes_first(order: Order, to: OrderStatus, *args: object, **kwargs: object) -> object:
+        if to is S.SUBMITTING and not loop_writes:
+            written = world.store.update(order, world.clock(), None, next_check_at=T0)
+            assert isinstance(written, Applied)
+            loop_writes.append(written.order.version)
+        return transition(order, to, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.store, "transition", loop_writes_first)
+
+    disposition = world.deliver(body())
+
+    assert loop_writes == [2]
+    assert disposition is Disposition.SUBMITTED
+    assert world.gateway.creates == ["PO-1"]
+    assert world.order().status is S.SUBMITTED

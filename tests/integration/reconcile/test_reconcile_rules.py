@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -36,6 +36,7 @@ from tests.integration.reconcile.reconcile_support import (
 )
 from tests.support.moto_store import moto_order_store
 from tests.support.orders import T0
+from tests.support.provider_states import MemoryProviderStates, open_gate
 
 S = OrderStatus
 NOW = T0 + timedelta(minutes=1)
@@ -59,6 +60,7 @@ class World:
     gateway: ScriptedProvider
     pg: ScriptedProvider
     clock: VirtualClock
+    provider_states: MemoryProviderStates = field(default_factory=MemoryProviderStates)
 
     def reconciler(self, policy: ReconcilePolicy = POLICY) -> Reconciler:
         return Reconciler(
@@ -66,6 +68,7 @@ class World:
             providers={"gateway_v2": self.gateway, "pg_v2": self.pg},
             router=Router(DEFAULT_ROUTES),
             policy=policy,
+            gate=open_gate(self.clock.now, self.provider_states),
             clock=self.clock.now,
             random=lambda: 0.5,  # the middle of the jitter band: no jitter
         )
@@ -577,6 +580,7 @@ def test_a_provider_that_cannot_be_built_fails_only_its_own_orders(world: World)
         providers=LazyProviders({"gateway_v2", "pg_v2"}, build),
         router=Router(DEFAULT_ROUTES),
         policy=POLICY,
+        gate=open_gate(world.clock.now),
         clock=world.clock.now,
         random=lambda: 0.5,
     )
@@ -587,3 +591,96 @@ def test_a_provider_that_cannot_be_built_fails_only_its_own_orders(world: World)
     assert outcomes == {"PO-GW": CheckOutcome.SETTLED, "PO-PG": CheckOutcome.ERROR}
     assert world.order("PO-PG").needs_review is False  # a broken secret is not a person's job
     assert sorted(built) == ["gateway_v2", "pg_v2"]
+
+
+# ---- a paused provider: held orders, and sending them after resume -------------------------------
+
+
+def test_a_held_order_is_never_sent_while_its_provider_is_paused(world: World) -> None:
+    world.provider_states.pause("gateway_v2", T0, by="operator:ann")
+    store_order(world.store, "PO-1", S.RECEIVED)
+
+    first = world.run("PO-1")
+    world.clock.advance(POLICY.held_recheck.total_seconds())
+    second = world.run("PO-1")
+
+    order = world.order("PO-1")
+    assert [first.checks[0].outcome, second.checks[0].outcome] == [CheckOutcome.HELD] * 2
+    assert world.gateway.creates == []
+    assert order.status is S.RECEIVED
+    assert order.next_check_at == world.clock.now() + POLICY.held_recheck
+    assert order.status_reason is not None
+    assert "paused by operator:ann" in order.status_reason
+    # One SCHEDULE item for the hold, not one per look.
+    assert world.kinds("PO-1").count(EvidenceKind.SCHEDULE) == 1
+
+
+def test_after_resume_held_orders_are_sent_at_the_bounded_rate(world: World) -> None:
+    world.provider_states.pause("gateway_v2", T0)
+    ids = [f"PO-{n}" for n in range(7)]
+    for payout_id in ids:
+        store_order(world.store, payout_id, S.RECEIVED)
+    world.run(*ids)
+    world.provider_states.resume("gateway_v2", world.clock.now())
+    world.clock.advance(POLICY.held_recheck.total_seconds())
+    policy = replace(POLICY, held_sends_per_batch=3)
+
+    first = world.run(*ids, policy=policy)
+    world.clock.advance(POLICY.held_recheck.total_seconds())
+    second = world.run(*ids, policy=policy)
+    world.clock.advance(POLICY.held_recheck.total_seconds())
+    third = world.run(*ids, policy=policy)
+
+    sent = [
+        sum(check.outcome is CheckOutcome.SENT for check in run.checks)
+        for run in (first, second, third)
+    ]
+    assert sent == [3, 3, 1]
+    assert sorted(world.gateway.creates) == ids  # each exactly once
+    assert {world.order(pid).status for pid in ids} == {S.SUBMITTED}
+
+
+def test_a_held_order_past_its_deadline_is_escalated_and_still_not_sent(world: World) -> None:
+    world.provider_states.pause("gateway_v2", T0)
+    store_order(world.store, "PO-1", S.RECEIVED)
+    world.clock.advance(POLICY.deadline.total_seconds())
+
+    report = world.run("PO-1")
+
+    order = world.order("PO-1")
+    assert report.checks[0].escalated is True
+    assert order.needs_review is True
+    assert order.review_reason is not None
+    assert "never failed" in order.review_reason
+    assert order.status is S.RECEIVED
+    assert world.gateway.creates == []
+
+
+def test_no_resend_while_paused_the_not_found_order_is_asked_again(world: World) -> None:
+    # pg_v2 re-sends an order it still does not know after the grace: not while paused.
+    world.provider_states.pause("pg_v2", T0)
+    store_order(
+        world.store,
+        "PO-1",
+        S.UNKNOWN,
+        method="UPI",
+        value=10000,
+        last_sent_at=T0 - timedelta(hours=1),
+    )
+    world.pg.query_script["PO-1"] = [answer(QueryKind.NOT_FOUND)]
+
+    report = world.run("PO-1")
+
+    assert report.checks[0].outcome is CheckOutcome.PENDING
+    assert world.pg.queries == ["PO-1"]
+    assert world.pg.creates == []
+    assert world.order("PO-1").status is S.UNKNOWN
+
+
+def test_a_loop_create_that_turns_ambiguous_feeds_the_breaker(world: World) -> None:
+    store_order(world.store, "PO-1", S.RECEIVED)
+    world.gateway.create_script["PO-1"] = create_outcome(CreateKind.AMBIGUOUS)
+
+    world.run("PO-1")
+
+    assert [kind for _, kind in world.provider_states.marks["gateway_v2"]] == ["AMBIGUOUS"]

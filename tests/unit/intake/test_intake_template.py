@@ -104,13 +104,16 @@ def test_intake_may_touch_order_partitions_the_dlq_and_the_two_secrets_only(
     assert table_statement["Condition"] == {
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PAYOUT#*"]}
     }
-    assert policies[1:4] == [
+    # The provider gate's items (tests/unit/test_template_providers.py says which).
+    (gate_statement,) = policies[1]["Statement"]
+    assert gate_statement["Sid"] == "ProviderGateReadWrite"
+    assert policies[2:5] == [
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["PayoutRequestsDLQ", "QueueName"]}}},
         {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "GatewayV2SecretArn"}}},
         {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "PgV2SecretArn"}}},
     ]
     # kms:Decrypt only when the secrets' key is given (tests/unit/test_template_transform.py).
-    (decrypt_when_keyed,) = policies[4:]
+    (decrypt_when_keyed,) = policies[5:]
     assert decrypt_when_keyed["Fn::If"][0] == "HasSecretsKmsKey"
 
 
@@ -135,10 +138,15 @@ def test_status_events_follow_the_table_stream_without_losing_a_batch(template: 
             "Destination": {"Fn::GetAtt": ["StatusEventsFailureQueue", "Arn"]},
         }
     }
-    (pattern,) = properties["FilterCriteria"]["Filters"]
-    assert json.loads(pattern["Pattern"]) == {
+    # Order items, and providers' state items (ProviderPaused / ProviderResumed).
+    orders, providers = properties["FilterCriteria"]["Filters"]
+    assert json.loads(orders["Pattern"]) == {
         "eventName": ["INSERT", "MODIFY"],
         "dynamodb": {"Keys": {"SK": {"S": ["ORDER"]}}},
+    }
+    assert json.loads(providers["Pattern"]) == {
+        "eventName": ["INSERT", "MODIFY"],
+        "dynamodb": {"Keys": {"SK": {"S": ["SETTING"]}}},
     }
 
 

@@ -26,6 +26,7 @@ from payouts.settings import SettingsError
 from payouts.settings.base import KNOWN_PROVIDERS
 from payouts_tools.cli import operations, render
 from payouts_tools.cli.operations import DeadLetter
+from payouts_tools.cli.providers import providers_app
 from payouts_tools.cli.target import (
     DEFAULT_STACK_NAME,
     CliError,
@@ -99,6 +100,7 @@ orders_app = typer.Typer(help="One payout order: list, show, requery, resubmit, 
 dlq_app = typer.Typer(help="The payout requests' dead-letter queue.")
 app.add_typer(orders_app, name="orders", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq", no_args_is_help=True)
+app.add_typer(providers_app, name="providers", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 FromDay = Annotated[
@@ -232,7 +234,13 @@ def requery_order(
     target = _target(ctx)
     with render.waiting("asking the provider", enabled=render.spinner_wanted(as_json=as_json)):
         report, order = asyncio.run(
-            requery(target.store, target.provider_settings(), target.secret_source, reference)
+            requery(
+                target.store,
+                target.provider_states,
+                target.provider_settings(),
+                target.secret_source,
+                reference,
+            )
         )
     result = {
         "payout_id": order.payout_id,

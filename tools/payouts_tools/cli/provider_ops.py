@@ -20,10 +20,12 @@ from payouts.domain.order import Evidence, EvidenceKind, Order, utc_now
 from payouts.domain.status import OrderStatus
 from payouts.providers.registry import ProviderFactory, SecretSource
 from payouts.providers.routing import NoRoute, Router
+from payouts.services.provider_gate import ProviderGate
 from payouts.services.reconcile import CheckReport, ReconcilePolicy, Reconciler
 from payouts.services.submission import SendPlan, Submission, claim_and_send
 from payouts.settings.reconcile import ReconcileSettings
 from payouts.store import OrderStore
+from payouts.store.provider_state import ProviderStateStore
 from payouts_tools.cli.operations import get_order
 from payouts_tools.cli.target import CliError
 
@@ -39,9 +41,14 @@ DUPLICATE_SAFE: Final = frozenset({"pg_v2"})
 
 
 async def requery(
-    store: OrderStore, settings: ReconcileSettings, secrets: SecretSource, reference: str
+    store: OrderStore,
+    states: ProviderStateStore,
+    settings: ReconcileSettings,
+    secrets: SecretSource,
+    reference: str,
 ) -> tuple[CheckReport, Order]:
-    """Query the order's provider now and apply the answer, as the reconcile loop would."""
+    """Query the order's provider now and apply the answer, as the reconcile loop would (a
+    never-sent order is sent, unless its provider is paused)."""
     order = get_order(store, reference)
     async with httpx.AsyncClient(follow_redirects=False) as client:
         reconciler = Reconciler(
@@ -49,6 +56,7 @@ async def requery(
             providers=ProviderFactory(settings, secrets).build_all(client),
             router=Router(settings.payout_routes),
             policy=ReconcilePolicy.from_settings(settings),
+            gate=ProviderGate.from_settings(states, settings, utc_now),
             clock=utc_now,
             random=random.random,
         )

@@ -21,6 +21,7 @@ from payouts.settings import SettingsError, load
 from payouts.settings.reconcile import ReconcileSettings
 from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
+from payouts.store.provider_state import ProviderStateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -151,6 +152,11 @@ class Target:
     def store(self) -> OrderStore:
         """The order store over the stack's table."""
         return OrderStore(self.dynamodb, self.table_name)
+
+    @functools.cached_property
+    def provider_states(self) -> ProviderStateStore:
+        """The providers' pause items over the stack's table."""
+        return ProviderStateStore(self.dynamodb, self.table_name)
 
     def provider_settings(self) -> ReconcileSettings:
         """How the deployment reaches its providers: the reconcile function's own environment,

@@ -28,6 +28,7 @@ class HandlerLogs:
 
     def open(self) -> None:
         """Start capturing."""
+        from aws_lambda_powertools.metrics import base as metrics_base  # noqa: PLC0415
         from aws_lambda_powertools.metrics.provider.cloudwatch_emf import (  # noqa: PLC0415
             cloudwatch,
         )
@@ -44,6 +45,11 @@ class HandlerLogs:
         emf = mock.patch.object(cloudwatch, "print", self._write_line, create=True)
         emf.start()
         self._restore.append(emf.stop)
+        # single_metric (a datapoint with dimensions of its own: balances, the status funnel)
+        # prints from another module; without this its EMF lines land in the CLI's --json output.
+        single = mock.patch.object(metrics_base, "print", self._write_line, create=True)
+        single.start()
+        self._restore.append(single.stop)
         self._handler = logging.StreamHandler(self._file)
         self._handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")

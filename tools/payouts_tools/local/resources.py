@@ -270,6 +270,9 @@ class ResourceBuilder:
     def _alarm(self, logical_id: str, properties: dict[str, Any]) -> LocalResource:
         cloudwatch = self._aws.client("cloudwatch")
         name = str(properties.pop("AlarmName", None) or self._name(logical_id))
+        # A threshold from a Number parameter resolves to a string (CloudFormation converts it).
+        if isinstance(properties.get("Threshold"), str):
+            properties["Threshold"] = float(properties["Threshold"])
         cloudwatch.put_metric_alarm(AlarmName=name, **properties)
         arn = f"arn:aws:cloudwatch:{self._aws.region}:{LOCAL_ACCOUNT_ID}:alarm:{name}"
         return LocalResource(ref=name, attributes={"Arn": arn})

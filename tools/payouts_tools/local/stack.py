@@ -98,6 +98,14 @@ LOCAL_TIMINGS: Final[dict[str, str]] = {
     "RECONCILE_DEADLINE_SECONDS": "120",
     # An assumed failure (pg_v2's FAILED, gateway_v2's 5) is confirmed by a query 5 s later.
     "ASSUMED_FAILURE_SETTLE_SECONDS": "5",
+    # A pause reaches every handler within a second; held orders are looked at every 2 s.
+    "PROVIDER_PAUSE_CACHE_SECONDS": "1",
+    "HELD_RECHECK_SECONDS": "2",
+    # The demo's fault mixes are many times a real provider's bad answers, on a compressed clock:
+    # only an outage (100 failed creates within 10 s) trips the breaker here. Tests that want it
+    # to trip set BREAKER_FAILURES lower.
+    "BREAKER_FAILURES": "100",
+    "BREAKER_WINDOW_SECONDS": "10",
 }
 
 # The state machine's DefinitionSubstitutions that differ locally: short Waits, the shortest

@@ -39,6 +39,8 @@ class OrderView:
     needs_review: bool
     review_reason: str | None
     provider: str | None
+    # In the due index: the reconcile loop will look at it (a held order must be).
+    due: bool = False
 
 
 def _text(image: Mapping[str, Any], name: str) -> str | None:
@@ -73,6 +75,7 @@ def view_of(image: Mapping[str, Any]) -> OrderView:
         needs_review=_flag(image, "needs_review"),
         review_reason=_text(image, "review_reason"),
         provider=_text(image, "provider"),
+        due=_text(image, "due_pk") is not None,
     )
 
 
@@ -184,7 +187,9 @@ class Referee:
         order = self.orders.get(payout_id)
         if order is None:
             self.violation(f"{payout_id}: acknowledged ({disposition}) but no order is stored")
-        elif order.status == S.RECEIVED.value:
+        elif order.status == S.RECEIVED.value and not (disposition == "HELD" and order.due):
+            # Held (its provider paused) is the one way to leave an order unsent on purpose,
+            # and only while the loop is due to look at it again.
             self.violation(
                 f"{payout_id}: acknowledged ({disposition}) while RECEIVED: never sent, not retried"
             )

@@ -137,6 +137,10 @@ def _result(config: SimConfig, world: World, virtual_seconds: float, wall: float
         checks=dict(sorted(world.figures.checks.items())),
         events_published=world.figures.events_published,
         write_units=round(world.table.write_units(), 1),
+        extra={
+            "breaker_trips": world.figures.breaker_trips,
+            "provider_resumes": world.figures.resumes,
+        },
     )
 
 

@@ -30,6 +30,8 @@ from payouts.providers.base import Ack, PayoutProvider
 from payouts.providers.routing import NoRoute, Router
 from payouts.services.callbacks import CallbackPolicy, CallbackRequest, handle_callback
 from payouts.services.intake import Disposition, Intake, IntakeMessage, IntakeTimings
+from payouts.services.provider_gate import METRIC_BREAKER_TRIPPED, ProviderGate
+from payouts.services.provider_pause import resume_provider
 from payouts.services.reconcile import (
     DuePlan,
     DueQuery,
@@ -47,6 +49,7 @@ from payouts.services.status_events import (
 )
 from payouts.settings.reconcile import RECONCILE_LEASE
 from payouts.store import OrderStore
+from payouts.store.provider_state import ProviderStateStore
 from payouts_tools.sandbox.callbacks import CallbackMessage
 from payouts_tools.sandbox.config import Provider
 from payouts_tools.sandbox.ledger import EntryKind, LedgerEntry
@@ -60,6 +63,9 @@ from payouts_tools.sim.providers import SimProviders
 from payouts_tools.sim.queue import SimQueue
 from payouts_tools.sim.referee import Referee, Requested
 
+# How long after a breaker's page the simulated person resumes the paused providers (virtual
+# seconds): long enough for the outage's UNKNOWN creates to be reconciled by query first.
+_RESUME_AFTER_S: Final = 1800.0
 _METHODS: Final = (("ALIPAY", "CNY"), ("UPI", "INR"), ("BANK_ACCOUNT", "INR"), ("PIX", "BRL"))
 _BENEFICIARIES: Final[dict[str, dict[str, str]]] = {
     "ALIPAY": {"method": "ALIPAY", "account_name": "sim_payee", "surname": "s"},
@@ -146,6 +152,8 @@ class Figures:
     callbacks: Counter[str] = field(default_factory=Counter)
     checks: Counter[str] = field(default_factory=Counter)
     events_published: int = 0
+    breaker_trips: int = 0
+    resumes: int = 0
 
 
 class World:
@@ -187,6 +195,7 @@ class World:
         self._dead_seen = 0
         self._queue_changed = asyncio.Event()
         self._stream_changed = asyncio.Event()
+        self._resume_planned = False
 
     # ---- the run --------------------------------------------------------------------------------
 
@@ -279,6 +288,44 @@ class World:
             jitter=self.rng["jitter"].random,
             unique=self._unique,
         )
+
+    def _gate(self, clock: Callable[[], datetime]) -> ProviderGate:
+        # One gate per invocation: a container's cache would only make pauses reach it later,
+        # and the simulation judges the money, not how fast a pause spreads.
+        states = ProviderStateStore(self.faulty.as_client(), cfg.TABLE, unique=self._unique)
+        return ProviderGate.from_settings(states, self.deploy.intake, clock, count=self._count)
+
+    def _count(self, metric: str) -> None:
+        if metric == METRIC_BREAKER_TRIPPED:
+            self.figures.breaker_trips += 1
+            self.log("breaker tripped")
+            if not self._resume_planned:
+                self._resume_planned = True
+                self._spawn(self._person_resumes())
+
+    async def _person_resumes(self) -> None:
+        """The runbook's person ("Breaker tripped"): some time after the page, with the outage's
+        UNKNOWN orders left to the loop, they resume every paused provider, from outside Lambda
+        (no injected faults). Held orders are then sent by the loop, under the referee's eye."""
+        await asyncio.sleep(_RESUME_AFTER_S)
+        self._resume_planned = False
+        states = ProviderStateStore(self.table.as_client(), cfg.TABLE, unique=self._unique)
+        now = cfg.EPOCH + timedelta(seconds=self.loop.time())
+        for provider in sorted(set(self.deploy.intake.payout_routes.values())):
+            state = states.get(provider)
+            if state is None or not state.paused:
+                continue
+            resume_provider(
+                states,
+                provider,
+                known=[provider],
+                reason="breaker page handled: provider answering again",
+                operator="sim-operator",
+                now=now,
+            )
+            self.figures.resumes += 1
+            self.log("provider resumed", provider)
+            self._observe()
 
     async def _invoke[T](
         self, invocation: Invocation, timeout: float, work: Callable[[], Awaitable[T]]
@@ -571,6 +618,7 @@ class World:
             providers=providers,
             dead_letters=_DeadLetters(self),
             timings=IntakeTimings.from_settings(self.deploy.intake),
+            gate=self._gate(invocation.clock),
             concurrency=self.deploy.intake.provider_concurrency,
             clock=invocation.clock,
             count=_no_count,
@@ -740,6 +788,7 @@ class World:
             providers=adapters,
             router=self.router,
             policy=ReconcilePolicy.from_settings(self.deploy.reconcile),
+            gate=self._gate(invocation.clock),
             clock=invocation.clock,
             random=self.rng["backoff"].random,
         )

@@ -15,6 +15,11 @@ AMBIGUOUS  UNKNOWN, due for a query within seconds: the bytes may have arrived
 NOT_SENT   back to RECEIVED and the message fails, so SQS retries it: it provably never left
 ========== ====================================================================================
 
+While the order's provider is paused (by a person, or by the breaker after a run of AMBIGUOUS or
+NOT_SENT creates: ``provider_gate``), nothing is sent: the order stays RECEIVED, held, with the
+pause in its status reason and a due time for the reconcile loop, which sends it after resume.
+The message is acknowledged: the order is durable and the loop owns it from there.
+
 Invalid messages are dead-lettered explicitly with their reason and acknowledged, so they never
 block a batch; transient trouble (throttling, NOT_SENT) fails only that message.
 """
@@ -37,6 +42,7 @@ from payouts.domain import strict_json
 from payouts.domain.errors import InvalidRequest
 from payouts.domain.fingerprint import request_fingerprint
 from payouts.domain.order import Evidence, EvidenceKind, Order, utc_now
+from payouts.domain.provider_state import ProviderState
 from payouts.domain.redaction import mask
 from payouts.domain.request import parse_request, unwrap_envelope
 from payouts.domain.status import OrderStatus
@@ -49,9 +55,10 @@ from payouts.providers.base import (
     UnsupportedPayout,
 )
 from payouts.providers.routing import NoRoute, Router
+from payouts.services.provider_gate import ProviderGate
 from payouts.services.submission import create_answer_evidence
 from payouts.settings.intake import IntakeSettings
-from payouts.store import AlreadyExists, Applied, Created, OrderStore
+from payouts.store import AlreadyExists, Applied, Created, OrderStore, WriteResult
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -62,6 +69,10 @@ S = OrderStatus
 # never an unknown (the port's UnsupportedPayout; InvalidRequest from older adapters). Anything
 # else raised by a create is treated as "may have been sent".
 REFUSED_BEFORE_SENDING: Final[tuple[type[Exception], ...]] = (UnsupportedPayout, InvalidRequest)
+
+# Decisions to send (or hold) one message's order, when writes that leave it RECEIVED keep
+# beating ours; past this the message is retried by SQS.
+_SEND_ATTEMPTS: Final = 3
 
 # SQS message attribute values count towards the message's size; a reason is a line, not a log.
 MAX_REASON_CHARS: Final = 1024
@@ -75,6 +86,7 @@ METRIC_DUPLICATE: Final = "DuplicateDelivery"
 METRIC_NO_ROUTE: Final = "NoRoute"
 METRIC_LATE_ANSWER: Final = "LateCreateAnswer"
 METRIC_CREATE_ERROR: Final = "CreateError"
+METRIC_HELD: Final = "OrdersHeld"
 METRIC_CREATE_PREFIX: Final = "Create"  # + ACCEPTED / REJECTED / DUPLICATE / AMBIGUOUS / NOT_SENT
 
 
@@ -89,6 +101,7 @@ class Disposition(StrEnum):
     CONFLICT = "CONFLICT"  # a different request under an existing id; dead-lettered, not applied
     DUPLICATE_DELIVERY = "DUPLICATE_DELIVERY"  # an earlier delivery already sent (or is sending)
     LATE_ANSWER = "LATE_ANSWER"  # the order moved on meanwhile; the answer kept as evidence
+    HELD = "HELD"  # its provider is paused: stored RECEIVED, nothing sent; the loop sends it later
 
 
 class RetryLater(Exception):
@@ -118,6 +131,7 @@ class IntakeTimings:
     stale_submitting_after: timedelta
     submitted_first_check: timedelta
     unknown_first_check: timedelta
+    held_recheck: timedelta = timedelta(seconds=60)
     create_budget: timedelta = timedelta(seconds=30)
     clock_margin: timedelta = timedelta(seconds=10)
 
@@ -141,6 +155,7 @@ class IntakeTimings:
             stale_submitting_after=timedelta(seconds=settings.stale_submitting_after_seconds),
             submitted_first_check=timedelta(seconds=settings.submitted_first_check_seconds),
             unknown_first_check=timedelta(seconds=settings.unknown_first_check_seconds),
+            held_recheck=settings.held_recheck,
             create_budget=timedelta(seconds=settings.create_budget_seconds),
         )
 
@@ -254,6 +269,7 @@ class Intake:
         providers: ProviderSource,
         dead_letters: DeadLetters,
         timings: IntakeTimings,
+        gate: ProviderGate,
         concurrency: int = 10,
         clock: Callable[[], datetime] = utc_now,
         count: Counter = count_metric,
@@ -264,6 +280,7 @@ class Intake:
         self._providers = providers
         self._dead_letters = dead_letters
         self._timings = timings
+        self._gate = gate
         self._sending = asyncio.Semaphore(concurrency)
         self._clock = clock
         self._count = count
@@ -350,24 +367,69 @@ class Intake:
     # ---- sending --------------------------------------------------------------------------------
 
     async def _send(self, order: Order) -> Disposition:
+        # A claim (or hold) lost to a write that left the order RECEIVED (the reconcile loop
+        # holding or rescheduling it) is decided again from what is stored now, so no message
+        # is acknowledged while its order sits unsent unless it is held on purpose.
+        for _ in range(_SEND_ATTEMPTS):
+            decided = await self._send_once(order)
+            if not isinstance(decided, Order):
+                return decided
+            order = decided
+        raise RetryLater(f"{order.payout_id}: kept changing while being sent; retried")
+
+    async def _send_once(self, order: Order) -> Disposition | Order:
         if order.request is None:
             raise ValueError(f"order {order.payout_id} has no request to send")
         route = self._router.route(order.request)
         if isinstance(route, NoRoute):
             return await self._refuse_unroutable(order, route.reason)
+        pause = await self._blocking(self._gate.pause_of, route)
+        if pause is not None:
+            return await self._hold(order, route, pause)
         # Built before the claim: a missing secret or base URL fails the message while the order
         # is still RECEIVED, so the retry can send it once the configuration is fixed.
         provider = self._providers.provider(route)
         # The claim is taken only once a send slot is free, and the create starts at once: time
         # spent waiting for a slot never ages a claim towards the stale threshold.
         async with self._sending:
-            claimed = await self._claim(order, provider.name)
-            if claimed is None:
-                return Disposition.DUPLICATE_DELIVERY
+            claim = await self._claim(order, provider.name)
+            if not isinstance(claim, Applied):
+                return self._still_unsent(order, claim.current)
+            claimed = claim.order
             if self._clock() > claimed.updated_at + self._timings.send_within:
                 return await self._release_unsent(claimed)
             outcome = await self._create(provider, claimed)
-        return await self._record(claimed, provider.name, outcome)
+        try:
+            return await self._record(claimed, provider.name, outcome)
+        finally:
+            # Also when recording raised (NOT_SENT raises RetryLater): the breaker counts creates.
+            await self._blocking(self._gate.observe_create, provider.name, outcome.kind)
+
+    async def _hold(self, order: Order, provider: str, pause: ProviderState) -> Disposition | Order:
+        """Keep the RECEIVED order unsent while ``provider`` is paused; the reconcile loop looks
+        at it every ``held_recheck`` and sends it once the provider is resumed."""
+        now = self._clock()
+        reason = pause.held_reason()
+        evidence = Evidence(
+            kind=EvidenceKind.SCHEDULE,
+            summary=reason,
+            detail=pause.evidence_detail(),
+            at=now,
+        )
+        result = await self._blocking(
+            self._store.update,
+            order,
+            now,
+            evidence,
+            provider=provider,
+            status_reason=reason,
+            next_check_at=now + self._timings.held_recheck,
+        )
+        if not isinstance(result, Applied):
+            return self._still_unsent(order, result.current)
+        self._count(METRIC_HELD)
+        logger.info("order held: provider paused", payout_id=order.payout_id, provider=provider)
+        return Disposition.HELD
 
     async def _release_unsent(self, order: Order) -> Disposition:
         """SUBMITTING -> RECEIVED for a claim too old to send safely (the loop could judge it
@@ -408,8 +470,9 @@ class Intake:
         logger.warning("no provider pays this request", payout_id=order.payout_id, reason=reason)
         return Disposition.NO_ROUTE
 
-    async def _claim(self, order: Order, provider: str) -> Order | None:
-        """RECEIVED -> SUBMITTING, durable before the HTTP call; None when another delivery won."""
+    async def _claim(self, order: Order, provider: str) -> WriteResult:
+        """RECEIVED -> SUBMITTING, durable before the HTTP call; Stale when someone else wrote
+        the order first."""
         now = self._clock()
         request = order.request
         detail: dict[str, Any] = {"provider": provider, "attempt": order.submit_attempts + 1}
@@ -427,7 +490,7 @@ class Intake:
             detail=detail,
             at=now,
         )
-        result = await self._blocking(
+        return await self._blocking(
             self._store.transition,
             order,
             S.SUBMITTING,
@@ -438,10 +501,6 @@ class Intake:
             last_sent_at=now,
             next_check_at=now + self._timings.stale_submitting_after,
         )
-        if isinstance(result, Applied):
-            return result.order
-        self._lost_race(order, result.current)
-        return None
 
     async def _create(self, provider: PayoutProvider, order: Order) -> CreateOutcome:
         budget = self._timings.create_budget.total_seconds()
@@ -529,6 +588,13 @@ class Intake:
                     "status_reason": reason,
                     "next_check_at": now + timings.unknown_first_check,
                 }
+
+    def _still_unsent(self, order: Order, current: Order | None) -> Disposition | Order:
+        """After a lost write: the current order to decide again when it is still RECEIVED,
+        else the lost race (whoever moved it on is responsible for it now)."""
+        if current is not None and current.status is S.RECEIVED:
+            return current
+        return self._lost_race(order, current)
 
     def _lost_race(self, order: Order, current: Order | None) -> Disposition:
         # Another delivery (or the reconcile loop) changed the order between our read and our

@@ -30,6 +30,10 @@ NOT_FOUND          after an unknown create: checked again through the grace peri
                    order (the provider accepted it once) is never re-sent: escalated after grace.
 deadline           an order unresolved past the deadline is escalated once (``needs_review``) and
                    polled at the cap from then on. Nothing here sets FAILED on its own.
+paused provider    no create at all (``provider_gate``): a RECEIVED order is held (status reason
+                   says by whom and why, looked at again every ``held_recheck``); a re-send waits.
+                   Queries go on. After resume, never-sent orders are sent at most
+                   ``held_sends_per_batch`` per provider per invocation; the rest wait a recheck.
 =================  ================================================================================
 """
 
@@ -56,6 +60,7 @@ from payouts.services.backoff import (
     deadline_passed,
     next_check_at,
 )
+from payouts.services.provider_gate import ProviderGate
 from payouts.services.settlement import (
     DEFAULT_FAILURE_SETTLE,
     Escalated,
@@ -245,6 +250,8 @@ class ReconcilePolicy:
     first_check_after: timedelta
     concurrency: int
     failure_settle: timedelta = DEFAULT_FAILURE_SETTLE
+    held_recheck: timedelta = timedelta(seconds=60)
+    held_sends_per_batch: int = 5
 
     @classmethod
     def from_settings(cls, settings: ReconcileSettings) -> ReconcilePolicy:
@@ -259,6 +266,8 @@ class ReconcilePolicy:
             first_check_after=settings.first_check_after,
             concurrency=settings.query_concurrency,
             failure_settle=settings.failure_settle,
+            held_recheck=settings.held_recheck,
+            held_sends_per_batch=settings.held_sends_per_batch,
         )
 
     def on_not_found(self, provider: str) -> NotFoundPolicy:
@@ -300,6 +309,7 @@ class CheckOutcome(StrEnum):
     PENDING = "PENDING"  # still unresolved; checked again later
     RESENT = "RESENT"  # the create was re-sent under the same merchant number
     SENT = "SENT"  # a never-sent (RECEIVED) order's create was sent by the loop
+    HELD = "HELD"  # never sent, and its provider is paused (or this batch's sends are used up)
     DEFERRED = "DEFERRED"  # in flight (SUBMITTING, not stale yet); looked at again later
     SKIPPED = "SKIPPED"  # not due any more, settled meanwhile, or gone
     RACED = "RACED"  # someone else changed the order first; the next sweep decides
@@ -350,10 +360,14 @@ class Reconciler:
         providers: ProviderLookup,
         router: Router,
         policy: ReconcilePolicy,
+        gate: ProviderGate,
         clock: Clock,
         random: RandomSource,
     ) -> None:
         self._store = store
+        self._gate = gate
+        # Never-sent orders this invocation sent, by provider (the held sends' rate bound).
+        self._sends: dict[str, int] = {}
         self._providers = providers
         self._router = router
         self._policy = policy
@@ -409,6 +423,16 @@ class Reconciler:
             )
             reason = provider if isinstance(provider, str) else NEVER_SENT_REASON
             return self._follow_up(order, now, note, escalate_reason=reason)
+        pause = self._gate.pause_of(provider.name)
+        if pause is not None:
+            return self._hold(order, now, pause.held_reason(), pause.evidence_detail())
+        if self._sends.get(provider.name, 0) >= self._policy.held_sends_per_batch:
+            why = (
+                f"held, not sent yet: this batch already sent {self._policy.held_sends_per_batch} "
+                f"never-sent orders to {provider.name} (the rate bound after a pause)"
+            )
+            return self._hold(order, now, why, {"provider": provider.name})
+        self._sends[provider.name] = self._sends.get(provider.name, 0) + 1
         reason = (
             "stored RECEIVED past its grace and never sent (its message was dead-lettered or "
             "lost): it provably never left, so the loop sends it under its own number"
@@ -417,6 +441,30 @@ class Reconciler:
         if sent.result is SubmissionResult.LOST_CLAIM:
             return CheckReport(order.payout_id, CheckOutcome.RACED, why="changed while sending")
         return CheckReport(order.payout_id, CheckOutcome.SENT, sent.order.status, provider_calls=1)
+
+    def _hold(
+        self, order: Order, now: datetime, reason: str, detail: dict[str, JsonValue]
+    ) -> CheckReport:
+        """Keep a never-sent order unsent and look at it again after ``held_recheck``; past its
+        deadline it is escalated once, as any order is, and still held and looked at."""
+        if self._past_deadline(order, now) and not order.needs_review:
+            note = Evidence(
+                kind=EvidenceKind.SCHEDULE, summary=reason, detail=detail, at=now, actor=ACTOR
+            )
+            return self._follow_up(order, now, note)
+        when = now + self._policy.held_recheck
+        # One evidence item per reason, not one per look: a long pause must not flood history.
+        evidence = (
+            None
+            if order.status_reason == reason
+            else Evidence(
+                kind=EvidenceKind.SCHEDULE, summary=reason, detail=detail, at=now, actor=ACTOR
+            )
+        )
+        written = self._store.update(order, now, evidence, next_check_at=when, status_reason=reason)
+        if not isinstance(written, Applied):
+            return CheckReport(order.payout_id, CheckOutcome.RACED, why="changed while holding")
+        return CheckReport(order.payout_id, CheckOutcome.HELD, order.status, why=reason)
 
     def _in_flight(self, order: Order, now: datetime) -> CheckReport:
         # Look again once it would be stale. updated_at is kept as it is: it is the claim's time,
@@ -510,6 +558,9 @@ class Reconciler:
             return self._follow_up(order, now, evidence, calls=1, escalate_reason=reason)
         policy = self._policy.on_not_found(provider.name)
         if policy == "resend" and order.submit_attempts < self._policy.max_submit_attempts:
+            if self._gate.pause_of(provider.name) is not None:
+                # No create while paused; the order is queried again and re-sent after resume.
+                return self._follow_up(order, now, evidence, calls=1)
             return await self._resend(order, provider, evidence, unresolved_for)
         if policy == "resend":
             reason = (
@@ -557,6 +608,8 @@ class Reconciler:
             actor=ACTOR,
         )
         sent = await claim_and_send(self._store, provider, order, plan, self._clock)
+        if sent.outcome is not None:
+            self._gate.observe_create(provider.name, sent.outcome.kind)
         logger.info(
             "create sent by the reconcile loop under the same merchant number",
             payout_id=order.payout_id,

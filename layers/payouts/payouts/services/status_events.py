@@ -1,5 +1,6 @@
 """Status events out: every status change of an order becomes a ``PayoutStatusChanged`` event,
-and every escalation a ``PayoutNeedsReview`` event (its resolution a ``PayoutReviewResolved``).
+and every escalation a ``PayoutNeedsReview`` event (its resolution a ``PayoutReviewResolved``);
+a provider's pause and resume become ``ProviderPaused`` / ``ProviderResumed`` (``provider_events``).
 
 The orders table's stream (NEW_AND_OLD_IMAGES) is the source, not the code that writes the
 order: a change is on the stream once it is durable, so a Lambda that dies right after its write
@@ -25,6 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from payouts.domain.order import Order
 from payouts.domain.status import OrderStatus
 from payouts.observability import MetricUnit, logger, metrics
+from payouts.services.provider_events import (
+    ProviderEvent,
+    ProviderPaused,
+    ProviderResumed,
+    is_provider_state_record,
+    provider_event,
+)
 from payouts.store import keys
 from payouts.store.codec import order_from_item
 
@@ -183,7 +191,7 @@ class PayoutReviewResolved(BaseModel):
         )
 
 
-type StatusEvent = PayoutStatusChanged | PayoutNeedsReview | PayoutReviewResolved
+type StatusEvent = PayoutStatusChanged | PayoutNeedsReview | PayoutReviewResolved | ProviderEvent
 type ReviewEvent = PayoutNeedsReview | PayoutReviewResolved
 
 
@@ -255,6 +263,9 @@ def stream_events(record: Mapping[str, Any]) -> list[StatusEvent]:
     Raises KeyError or ValueError for an order item that cannot be read (a bug worth retrying
     and, after the retries, worth the on-failure destination).
     """
+    if is_provider_state_record(record):
+        provider = provider_event(record)
+        return [provider] if provider is not None else []
     images = _order_images(record)
     if images is None:
         return []
@@ -326,7 +337,7 @@ def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish
             failures.setdefault(change.sequence_number, problem)
             logger.warning(
                 "status event not published",
-                payout_id=change.detail.payout_id,
+                subject=_subject(change.detail),
                 version=change.detail.version,
                 detail_type=change.detail.detail_type,
                 problem=problem,
@@ -336,6 +347,12 @@ def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish
     metrics.add_metric(name=METRIC_NOT_PUBLISHED, unit=MetricUnit.Count, value=len(failures))
     logger.info("status events published", published=published, failed=len(failures))
     return failures
+
+
+def _subject(detail: StatusEvent) -> str:
+    return (
+        detail.subject if isinstance(detail, ProviderPaused | ProviderResumed) else detail.payout_id
+    )
 
 
 def raise_if_failed(failures: Mapping[str, str], sequence_number: str) -> None:

@@ -7,9 +7,10 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from payouts.settings.base import ProviderSettings
+from payouts.settings.provider_gate import ProviderGateSettings
 
 
-class IntakeSettings(ProviderSettings):
+class IntakeSettings(ProviderSettings, ProviderGateSettings):
     """The intake function's environment. ``PAYOUT_DLQ_URL`` is required: an invalid request is
     sent there explicitly (with its reason), so there is no safe default to guess."""
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from payouts.services.backoff import DEFAULT_JITTER, DEFAULT_STEPS_SECONDS, BackoffSchedule
 from payouts.settings.base import CommonSettings, ProviderSettings
+from payouts.settings.provider_gate import ProviderGateSettings
 
 type NotFoundPolicy = Literal["resend", "escalate"]
 """What to do with an order a provider keeps calling "not found" after an unknown create:
@@ -90,7 +91,7 @@ class FindDueSettings(CommonSettings):
         return timedelta(seconds=self.lease_margin_seconds)
 
 
-class ReconcileSettings(ProviderSettings, BackoffSettings):
+class ReconcileSettings(ProviderSettings, BackoffSettings, ProviderGateSettings):
     """``reconcile``: the per-order rules' thresholds, and provider call concurrency."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -115,6 +116,11 @@ class ReconcileSettings(ProviderSettings, BackoffSettings):
     query_concurrency: Annotated[int, Field(ge=1, le=50)] = 10
     # After a re-send, the first query of the create's outcome (an ambiguous answer included).
     first_check_seconds: Annotated[int, Field(ge=1)] = 15
+    # Never-sent (held, or RECEIVED past their grace) orders one reconcile invocation sends per
+    # provider; the rest wait held_recheck_seconds. With 8 batches per loop iteration that is at
+    # most 40 creates per provider per iteration: a resume after a long pause drains its backlog
+    # at a pace the provider (just back from trouble) can take.
+    held_sends_per_batch: Annotated[int, Field(ge=1, le=100)] = 5
 
     @field_validator("not_found_policy", mode="before")
     @classmethod

@@ -6,6 +6,8 @@
                   PK = PAYOUT#<id>, SK = CALLBACK_QUERY#<report> (when a callback reporting
                   <report> last made us query)
 - lease items:    PK = LEASE#<name>, SK = LEASE
+- provider state: PK = SETTING#provider#<name>, SK = SETTING   (paused or not, by whom)
+- breaker marks:  PK = BREAKER#<name>, SK = <time>#<random>     (one per failed create; TTL)
 - GSI "due" (sparse, only while the order is not terminal): due_pk = DUE#<shard>,
   due_sk = <next_check_at>#<id>
 - GSI "by-status-day": status_pk = <status>#<created day>, status_sk = <created_at>#<id>
@@ -22,6 +24,7 @@ from typing import Final
 ORDER_SK: Final = "ORDER"
 EVIDENCE_PREFIX: Final = "EVT#"
 LEASE_SK: Final = "LEASE"
+SETTING_SK: Final = "SETTING"
 # Neither starts with EVIDENCE_PREFIX, so history() never reads them.
 CALLBACK_BODY_PREFIX: Final = "CALLBACK#"
 CALLBACK_QUERY_PREFIX: Final = "CALLBACK_QUERY#"
@@ -55,6 +58,26 @@ def payout_id_from_pk(pk: str) -> str:
 def lease_pk(name: str) -> str:
     """Partition key of a lease item."""
     return f"LEASE#{name}"
+
+
+def provider_setting_pk(provider: str) -> str:
+    """Partition key of a provider's state item (its pause)."""
+    return f"SETTING#provider#{provider}"
+
+
+def breaker_pk(provider: str) -> str:
+    """Partition key of a provider's failed-create marks (the breaker's sliding window)."""
+    return f"BREAKER#{provider}"
+
+
+def breaker_sk(at: datetime, unique: str) -> str:
+    """Sort key of one failed-create mark: time-ordered, unique within the partition."""
+    return f"{timestamp(at)}#{unique}"
+
+
+def breaker_after(moment: datetime) -> str:
+    """The largest mark sort key at ``moment``: marks after it are the ones later than it."""
+    return f"{timestamp(moment)}#{_AFTER_ANY_ID}"
 
 
 def timestamp(moment: datetime) -> str:
