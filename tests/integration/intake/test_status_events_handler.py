@@ -136,6 +136,15 @@ class StreamWriter:
         )
 
 
+# What pg_v2 reported when it paid (written with the SUCCEEDED transition, as settlement does).
+PAID_FIGURES: dict[str, Any] = {
+    "fee_minor": 1250,
+    "fee_currency": "INR",
+    "provider_reference": "411712345678",
+    "paid_at": T0 + timedelta(seconds=3, microseconds=500_000),
+}
+
+
 def life_of_a_payout(store: OrderStore, stream: StreamWriter, payout_id: str) -> None:
     """RECEIVED -> SUBMITTING -> SUBMITTED -> (rescheduled) -> SUCCEEDED, as the store writes it."""
     request = make_request(payout_id, "UPI", metadata={"source": "settlements"})
@@ -145,7 +154,7 @@ def life_of_a_payout(store: OrderStore, stream: StreamWriter, payout_id: str) ->
         (S.SUBMITTING, {"provider": "pg_v2"}),
         (S.SUBMITTED, {"provider_order_id": "PN1"}),
         (None, {"check_attempts": 1}),
-        (S.SUCCEEDED, {"status_reason": "PAID"}),
+        (S.SUCCEEDED, {"status_reason": "PAID", **PAID_FIGURES}),
     ]
     for number, (status, changes) in enumerate(steps, start=1):
         now = T0 + timedelta(seconds=number)
@@ -210,15 +219,28 @@ def test_a_payouts_life_is_told_in_status_changes_only(bus: Bus, store: OrderSto
         ("SUBMITTING", "SUBMITTED", 3),
         ("SUBMITTED", "SUCCEEDED", 5),
     ]
+    # Until the provider reports its figures, they are all null.
+    assert details[2]["figures"] == {
+        "fee": None,
+        "credited": None,
+        "provider_reference": None,
+        "paid_at": None,
+    }
     succeeded = details[-1]
     assert succeeded == {
-        "schema_version": "1",
+        "schema_version": "2",
         "payout_id": "PO-7",
         "old_status": "SUBMITTED",
         "new_status": "SUCCEEDED",
         "amount": {"value": 50000, "currency": "INR"},
         "provider": "pg_v2",
         "provider_order_id": "PN1",
+        "figures": {
+            "fee": {"value": 1250, "currency": "INR"},
+            "credited": None,
+            "provider_reference": "411712345678",
+            "paid_at": "2026-11-22T08:00:03.500000Z",
+        },
         "status_reason": "PAID",
         "needs_review": False,
         "metadata": {"source": "settlements"},

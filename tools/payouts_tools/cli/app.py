@@ -24,7 +24,8 @@ from payouts.domain.order import utc_now
 from payouts.domain.status import OrderStatus
 from payouts.settings import SettingsError
 from payouts.settings.base import KNOWN_PROVIDERS
-from payouts_tools.cli import operations, render
+from payouts.store.orders import ReadIncomplete
+from payouts_tools.cli import finance, finance_tables, operations, render
 from payouts_tools.cli.operations import DeadLetter
 from payouts_tools.cli.providers import providers_app
 from payouts_tools.cli.target import (
@@ -415,6 +416,88 @@ def stats(
         render.print_json(figures.as_json())
     else:
         render.console().print(render.stats_table(figures))
+
+
+class ReportFormat(StrEnum):
+    """How ``report`` prints: a table for people, CSV or JSON for finance's tools."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    *,
+    from_day: Annotated[
+        datetime,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First creation day, YYYY-MM-DD (UTC)."),
+    ],
+    to_day: Annotated[
+        datetime,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last creation day, YYYY-MM-DD (UTC)."),
+    ],
+    provider: Annotated[
+        str | None, typer.Option(help="gateway_v2 or pg_v2.", callback=_known_provider)
+    ] = None,
+    output: Annotated[ReportFormat, typer.Option("--format", help="table, csv or json.")] = (
+        ReportFormat.TABLE
+    ),
+    orders: Annotated[
+        bool, typer.Option("--orders", help="One line per order, for statement matching.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Money for finance: per provider, creation day, currency and status, the count, amount
+    and the provider's fees; --orders lists each order with its provider ids, reference, fee,
+    credited amount and paid time. Reads the by-status-day index (no Scan)."""
+    first, last = operations.day_range(utc_now(), _utc(from_day), _utc(to_day), 1)
+    if (last.date() - first.date()).days + 1 > finance.MAX_REPORT_DAYS:
+        raise CliError(f"a report covers at most {finance.MAX_REPORT_DAYS} days")
+    chosen = ReportFormat.JSON if as_json else output
+    spinner = render.spinner_wanted(as_json=chosen is not ReportFormat.TABLE)
+    total = finance.partitions(first, last)
+    with finance_tables.reading_progress(_reading(first, last), total, enabled=spinner) as step:
+        try:
+            lines = finance.read_lines(
+                _target(ctx).store, first, last, provider=provider, step=step
+            )
+        except ReadIncomplete as error:
+            raise CliError(f"report not complete: {error}; run it again") from None
+    _print_report(chosen, first, last, provider, lines, per_order=orders)
+
+
+def _print_report(
+    chosen: ReportFormat,
+    first: datetime,
+    last: datetime,
+    provider: str | None,
+    lines: list[finance.OrderLine],
+    *,
+    per_order: bool,
+) -> None:
+    fields: tuple[str, ...]
+    if per_order:
+        document = finance.orders_document(first, last, provider, lines)
+        rows, fields = document["orders"], finance.LINE_FIELDS
+    else:
+        document = finance.report_document(first, last, provider, lines)
+        rows, fields = document["totals"], finance.TOTAL_FIELDS
+    if chosen is ReportFormat.JSON:
+        render.print_json(document)
+        return
+    if chosen is ReportFormat.CSV:
+        sys.stdout.write(finance.to_csv(fields, rows))
+        return
+    scope = f"{first.date()} .. {last.date()}{f', {provider}' if provider else ''}"
+    title = f"{len(lines)} order(s) created {scope}"
+    table = (
+        finance_tables.orders_table(title, lines)
+        if per_order
+        else finance_tables.totals_table(title, finance.totals(lines))
+    )
+    render.console().print(table)
 
 
 @app.command("publish")

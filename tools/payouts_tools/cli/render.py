@@ -221,6 +221,15 @@ def _order_lines(rows: Sequence[Mapping[str, Any]]) -> Group:
     return Group(*lines)
 
 
+# The money figures an order's panel shows (label, key in the view's "figures").
+_FIGURE_ROWS: Final = (
+    ("provider fee", "fee"),
+    ("credited", "credited"),
+    ("provider reference", "provider_reference"),
+    ("paid at", "paid_at"),
+)
+
+
 def order_panel(order: Mapping[str, Any]) -> Table:
     """One order's fields, beneficiary masked."""
     table = Table(show_header=False, title=f"order {order['payout_id']}", title_justify="left")
@@ -236,6 +245,9 @@ def order_panel(order: Mapping[str, Any]) -> Table:
         table.add_row("metadata", json.dumps(order["metadata"]) if order["metadata"] else "-")
     else:
         table.add_row("invalid request", _plain(order.get("invalid_request_excerpt")))
+    figures = order["figures"]
+    for label, name in _FIGURE_ROWS:
+        table.add_row(label, _plain(figures[name]))
     review = f"yes: {order['review_reason']}" if order["needs_review"] else "no"
     table.add_row("needs review", Text(review, style="bold red" if order["needs_review"] else ""))
     for name in ("created_at", "updated_at", "next_check_at", "check_attempts", "submit_attempts"):

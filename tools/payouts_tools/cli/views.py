@@ -56,6 +56,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "next_check_at": _time(order.next_check_at),
         "check_attempts": order.check_attempts,
         "submit_attempts": order.submit_attempts,
+        "figures": figures_view(order),
     }
     if order.request is not None:
         amount = order.request.amount
@@ -70,6 +71,21 @@ def order_view(order: Order) -> dict[str, Any]:
     else:
         view["invalid_request_excerpt"] = order.invalid_request
     return view
+
+
+def figures_view(order: Order) -> dict[str, Any]:
+    """What the provider reported about the money (each None until it does): its fee, what it
+    says it credited, its reference for the payment and when it paid."""
+    currency = order.request.amount.currency if order.request is not None else None
+    return {
+        "fee": money(order.fee_minor, order.fee_currency),
+        "fee_minor": order.fee_minor,
+        "fee_currency": order.fee_currency,
+        "credited": money(order.credited_minor, currency),
+        "credited_minor": order.credited_minor,
+        "provider_reference": order.provider_reference,
+        "paid_at": _time(order.paid_at),
+    }
 
 
 def evidence_view(evidence: Evidence) -> dict[str, Any]:

@@ -136,6 +136,10 @@ def parse_fault_mix(text: str) -> FaultMix:
 # timeout (the local stack's PROVIDER_READ_TIMEOUT).
 SETTLE_AFTER_S: Final = 2.0
 CALLBACK_RETRY_DELAYS_S: Final = (1.0, 2.0, 4.0, 8.0)
+# The providers' fee in the demo, as payout providers price: a fixed part (1.00 in the payout's
+# currency) plus 0.5 % of the amount. The report's fee totals are checked against the ledger's.
+FEE_FIXED_MINOR: Final = 100
+FEE_BASIS_POINTS: Final = 50
 
 
 def sandbox_config(mix: FaultMix, seed: int, provider_read_timeout_s: float) -> SandboxConfig:
@@ -156,6 +160,8 @@ def sandbox_config(mix: FaultMix, seed: int, provider_read_timeout_s: float) -> 
             reorder_delay_s=1.0,
         ),
         fault_sleep_s=provider_read_timeout_s + 1.0,
+        fee_minor=FEE_FIXED_MINOR,
+        fee_basis_points=FEE_BASIS_POINTS,
     )
 
 

@@ -130,8 +130,11 @@ class SandboxConfig(SandboxModel):
     reverse_after_s: float = Field(default=1.0, ge=0)
     mix: OutcomeMix = Field(default_factory=OutcomeMix)
     callbacks: CallbackOptions = Field(default_factory=CallbackOptions)
-    # Fee charged per payout, in minor units, reported as gateway_v2 `fee` / pg_v2 `totalFee`.
+    # Fee charged per paid payout: a fixed part in minor units plus a share of the amount in
+    # basis points (rounded half up), reported as gateway_v2 `fee` / pg_v2 `totalFee` and
+    # written in the ledger beside the payment.
     fee_minor: int = Field(default=0, ge=0)
+    fee_basis_points: int = Field(default=0, ge=0, le=10_000)
     # Every currency starts with this balance, in minor units.
     opening_balance_minor: int = Field(default=10_000_000_000, ge=0)
     # ASSUMPTION (undocumented): whether gateway_v2 refuses a reused payout_cl_id. False is the
@@ -154,3 +157,8 @@ class SandboxConfig(SandboxModel):
     # load balancer does. Shorter than httpx's keep-alive expiry (5 s) by default, so clients
     # regularly meet a pooled connection the provider has closed (see payouts_tools.keep_alive).
     idle_timeout_s: float = Field(default=DEFAULT_IDLE_TIMEOUT_S, gt=0)
+
+    def fee_for(self, amount_minor: int) -> int:
+        """The fee this sandbox charges for paying ``amount_minor``, in the same minor units."""
+        share, remainder = divmod(amount_minor * self.fee_basis_points, 10_000)
+        return self.fee_minor + share + (1 if 2 * remainder >= 10_000 else 0)

@@ -15,7 +15,13 @@ from payouts_tools.sandbox import assumptions as spec
 from payouts_tools.sandbox.callbacks import CallbackMessage
 from payouts_tools.sandbox.config import Provider
 from payouts_tools.sandbox.signing import GatewaySignType, gateway_sign, gateway_signature_ok
-from payouts_tools.sandbox.state import NewOrder, PayoutState, SandboxOrder, SandboxState
+from payouts_tools.sandbox.state import (
+    NewOrder,
+    PayoutState,
+    SandboxOrder,
+    SandboxState,
+    charged_fee,
+)
 from payouts_tools.sandbox.wire import (
     HttpRequest,
     HttpResponse,
@@ -124,10 +130,10 @@ class GatewayApi:
             "payout_cl_id": order.merchant_no,
             "platform_id": config.gateway.platform_id,
             "amount": order.amount_minor,
-            "fee": order.fee_minor,
+            "fee": charged_fee(order),
             "status": gateway_status(order),
             "error_msg": spec.GATEWAY_ERROR_MESSAGES.get(order.state, ""),
-            "real_amount": spec.gateway_real_amount(order.amount_minor, order.fee_minor),
+            "real_amount": spec.gateway_real_amount(order.amount_minor, charged_fee(order)),
             "create_time": spec.gateway_time(order.created_at),
             "update_time": spec.gateway_time(order.updated_at),
             "sign_type": spec.GATEWAY_ANSWER_SIGN_TYPE,
@@ -157,7 +163,7 @@ class GatewayApi:
             "payout_id": order.provider_order_id,
             "payout_cl_id": order.merchant_no,
             "amount": order.amount_minor,
-            "fee": order.fee_minor,
+            "fee": charged_fee(order),
             "status": gateway_status(order),
             "error_msg": spec.GATEWAY_ERROR_MESSAGES.get(order.state, ""),
             "create_time": spec.gateway_time(order.created_at),

@@ -28,6 +28,7 @@ class LedgerEntry(SandboxModel):
     currency: str
     at: float  # unix seconds
     kind: EntryKind
+    fee_minor: int = 0  # the provider's fee charged with a payment (none on a reversal)
 
 
 class Ledger:

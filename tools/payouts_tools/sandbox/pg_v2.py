@@ -20,7 +20,13 @@ from payouts_tools.sandbox.signing import (
     pg_authorization,
     pg_signature_ok,
 )
-from payouts_tools.sandbox.state import NewOrder, PayoutState, SandboxOrder, SandboxState
+from payouts_tools.sandbox.state import (
+    NewOrder,
+    PayoutState,
+    SandboxOrder,
+    SandboxState,
+    charged_fee,
+)
 from payouts_tools.sandbox.wire import HttpRequest, HttpResponse, json_bytes, parse_json_object
 
 PREFIX: Final = "/pg/v2"
@@ -242,7 +248,7 @@ def query_data(order: SandboxOrder) -> dict[str, object]:
         "merchantTradeNo": order.merchant_no,
         "amount": to_decimal_string(order.amount_minor, order.currency),
         "currency": order.currency,
-        "totalFee": to_decimal_string(order.fee_minor, order.currency),
+        "totalFee": to_decimal_string(charged_fee(order), order.currency),
         "status": pg_status(order),
         "rrn": f"{order.sequence:012d}" if paid else None,
         "merchantAttach": order.merchant_attach,

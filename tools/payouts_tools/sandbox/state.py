@@ -257,7 +257,7 @@ class SandboxState:
             method=new.method,
             notify_url=new.notify_url,
             merchant_attach=new.merchant_attach,
-            fee_minor=self._config.fee_minor,
+            fee_minor=self._config.fee_for(new.amount_minor),
             created_at=now,
             created_mono=self._clock.monotonic(),
             outcome=Outcome.SUCCESS,
@@ -411,6 +411,8 @@ class SandboxState:
                 currency=order.currency,
                 at=at,
                 kind=kind,
+                # Charged with the payment and kept on a reversal (as the balance counts it).
+                fee_minor=order.fee_minor if kind is EntryKind.PAYMENT else 0,
             )
         )
 
@@ -475,6 +477,12 @@ class SandboxState:
 
 
 _FEE_CHARGED: Final = frozenset({PayoutState.PAID, PayoutState.REVERSED})
+
+
+def charged_fee(order: SandboxOrder) -> int:
+    """The fee an answer reports for ``order``: what was charged, so 0 until it is paid (and
+    for a payout that failed), as the ledger and the balance count it."""
+    return order.fee_minor if order.state in _FEE_CHARGED else 0
 
 
 def _is_due(order: SandboxOrder, now: float) -> bool:

@@ -47,6 +47,8 @@ REVIEW_RESOLVED_DETAIL_TYPE: Final = "PayoutReviewResolved"
 # PutEvents takes at most 10 entries per call.
 MAX_ENTRIES_PER_CALL: Final = 10
 SCHEMA_VERSION: Final = "1"
+# PayoutStatusChanged's own shape version: "2" added the provider's money figures.
+STATUS_CHANGED_SCHEMA_VERSION: Final = "2"
 METRIC_PUBLISHED: Final = "StatusEventsPublished"
 METRIC_NOT_PUBLISHED: Final = "StatusEventsNotPublished"
 
@@ -64,6 +66,43 @@ class EventAmount(BaseModel):
     currency: str = Field(description="ISO 4217 code.")
 
 
+class EventFigures(BaseModel):
+    """What the provider reported about the money, for finance; each null until it says so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fee: EventAmount | None = Field(
+        description="The provider's fee for this payout (gateway_v2 `fee`, pg_v2 `totalFee`)."
+    )
+    credited: EventAmount | None = Field(
+        description="What the provider says reached the beneficiary (gateway_v2 `real_amount`)."
+    )
+    provider_reference: str | None = Field(
+        description="The provider's reference for the payment, as statements show it "
+        "(pg_v2 `rrn`; gateway_v2 gives none: match on `provider_order_id`)."
+    )
+    paid_at: datetime | None = Field(description="When the provider says it paid (UTC, ISO 8601).")
+
+    @classmethod
+    def of(cls, order: Order) -> EventFigures:
+        """The figures stored on ``order``."""
+        currency = order.request.amount.currency if order.request is not None else None
+        return cls(
+            fee=(
+                EventAmount(value=order.fee_minor, currency=order.fee_currency)
+                if order.fee_minor is not None and order.fee_currency is not None
+                else None
+            ),
+            credited=(
+                EventAmount(value=order.credited_minor, currency=currency)
+                if order.credited_minor is not None and currency is not None
+                else None
+            ),
+            provider_reference=order.provider_reference,
+            paid_at=order.paid_at,
+        )
+
+
 class PayoutStatusChanged(BaseModel):
     """The ``detail`` of a ``PayoutStatusChanged`` event (source ``payouts``).
 
@@ -76,7 +115,7 @@ class PayoutStatusChanged(BaseModel):
     detail_type: ClassVar[str] = DETAIL_TYPE
 
     schema_version: str = Field(
-        default=SCHEMA_VERSION, description="Version of this detail's shape."
+        default=STATUS_CHANGED_SCHEMA_VERSION, description="Version of this detail's shape."
     )
     payout_id: str = Field(description="The caller's payout id (and the merchant order number).")
     old_status: OrderStatus | None = Field(
@@ -88,6 +127,10 @@ class PayoutStatusChanged(BaseModel):
     )
     provider: str | None = Field(description="The provider paying it, once routed.")
     provider_order_id: str | None = Field(description="The provider's own order id, once known.")
+    figures: EventFigures = Field(
+        description="Fee, credited amount, reference and paid time, as the provider reported "
+        "them (each null until it does)."
+    )
     status_reason: str | None = Field(description="Why the order is in this status, if known.")
     needs_review: bool = Field(description="True while a person must look at the order.")
     metadata: dict[str, str] = Field(
@@ -111,6 +154,7 @@ class PayoutStatusChanged(BaseModel):
             ),
             provider=after.provider,
             provider_order_id=after.provider_order_id,
+            figures=EventFigures.of(after),
             status_reason=after.status_reason,
             needs_review=after.needs_review,
             metadata=dict(request.metadata) if request is not None else {},

@@ -46,6 +46,9 @@ CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 6})
 # A transaction cancelled for a reason other than our condition (a concurrent transaction on the
 # same item, throttling) is retried a few times with jitter before it is reported.
 _TRANSACTION_ATTEMPTS: Final = 4
+# BatchGetItem takes at most 100 keys; what it leaves unprocessed is asked again, this many times.
+_BATCH_GET_KEYS: Final = 100
+_BATCH_GET_ATTEMPTS: Final = 6
 _RETRYABLE_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingError"})
 
 _LEASE_FREE: Final = "attribute_not_exists(PK) OR expires_at < :now OR #owner = :owner"
@@ -121,6 +124,10 @@ class OrderSummary:
     method: str | None
     needs_review: bool
     updated_at: datetime | None
+
+
+class ReadIncomplete(Exception):
+    """A read could not get every item it asked for (throttled past the retries)."""
 
 
 type Pause = Callable[[float], None]
@@ -531,6 +538,55 @@ class OrderStore:
         if not items:
             return None
         return self.get(keys.payout_id_from_pk(from_attribute_values(items[0])["PK"]))
+
+    def orders_created_on(
+        self, status: OrderStatus, day: datetime, provider: str | None = None
+    ) -> list[Order]:
+        """Every order in ``status`` created on ``day`` (UTC), oldest first, whole (money figures
+        included), optionally only ``provider``'s.
+
+        The by-status-day index gives the ids (it does not project the figures, and a changed
+        projection would mean rebuilding the index on a live table); the orders are then read by
+        BatchGetItem, 100 keys a call. Never a Scan: one partition per status and day.
+        """
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": keys.STATUS_INDEX,
+            "KeyConditionExpression": "status_pk = :pk",
+            "ExpressionAttributeValues": to_attribute_values(
+                {":pk": keys.status_partition(status.value, day), ":provider": provider}
+            ),
+            "ProjectionExpression": "payout_id",
+        }
+        if provider is not None:
+            query["FilterExpression"] = "provider = :provider"
+        ids = [str(from_attribute_values(item)["payout_id"]) for item in self._query_all(query)]
+        found = self._get_many(ids)
+        return [found[payout_id] for payout_id in ids if payout_id in found]
+
+    def _get_many(self, payout_ids: list[str]) -> dict[str, Order]:
+        """The orders with these ids, by id (BatchGetItem; keys it leaves unprocessed are asked
+        again with backoff, and still unprocessed after the retries is an error, never a gap)."""
+        found: dict[str, Order] = {}
+        for start in range(0, len(payout_ids), _BATCH_GET_KEYS):
+            chunk = payout_ids[start : start + _BATCH_GET_KEYS]
+            wanted: list[Mapping[str, Any]] = [
+                to_attribute_values({"PK": keys.order_pk(payout_id), "SK": keys.ORDER_SK})
+                for payout_id in chunk
+            ]
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                answer = self._client.batch_get_item(RequestItems={self._table: {"Keys": wanted}})
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    order = order_from_item(item)
+                    found[order.payout_id] = order
+                unprocessed = answer.get("UnprocessedKeys", {}).get(self._table)
+                wanted = list(unprocessed["Keys"]) if unprocessed else []
+                if not wanted:
+                    break
+                self._pause_with_jitter(attempt)
+            if wanted:
+                raise ReadIncomplete(f"{len(wanted)} order(s) still unread after the retries")
+        return found
 
     def list_needing_review(self, limit: int = 100) -> list[str]:
         """Ids of orders flagged for a person, oldest flag first."""
