@@ -49,7 +49,7 @@ def test_masking_keeps_only_the_last_characters() -> None:
     masked = masked_beneficiary(make_request("PO-1", "BANK_ACCOUNT"))
 
     assert masked["account_number"] == "**********90"
-    assert masked["ifsc"] == "*********34"
+    assert masked["ifsc"] == "**********34"
 
 
 @pytest.mark.parametrize(

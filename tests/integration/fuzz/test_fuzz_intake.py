@@ -10,7 +10,9 @@ rejected ones, and mutations of all of these (envelopes included). After every m
   silently);
 - bad input wrote nothing but the documented REJECTED order (a new one, never a change) or a
   CONFLICT evidence item beside an existing order;
-- no payout id was ever sent to the provider twice.
+- no payout id was ever sent to the provider twice;
+- no beneficiary value was written in clear anywhere but the valid request an order must pay
+  (rejected requests' excerpts, evidence, every other attribute), whatever key it came under.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ class Run:
         self.dead_letters = DeadLetters()
         self.now = T0
         self.outcomes: Counter[str] = Counter()
+        self.rejected_excerpts = 0
         self.intake = Intake(
             store=self.table.store,
             router=Router(dict(DEFAULT_ROUTES)),
@@ -190,6 +193,10 @@ class Run:
                 assert documented_bad_input_write(write), write
         else:
             assert reasons == []
+        for write in writes:
+            clear = beneficiary_values_in_clear(write)
+            assert not clear, (clear, write)
+            self.rejected_excerpts += write.sk == "ORDER" and "invalid_request" in write.new
 
 
 def must_be_invalid(body: str) -> bool:
@@ -201,6 +208,25 @@ def must_be_invalid(body: str) -> bool:
         message = document.get("Message")
         return isinstance(message, str) and duplicate_or_deep(message)
     return False
+
+
+# The sample beneficiaries' personal values (a one-letter surname says nothing on its own).
+BENEFICIARY_VALUES: Final = sorted(
+    {
+        str(value)
+        for beneficiary in BENEFICIARIES.values()
+        for name, value in beneficiary.items()
+        if name not in {"method", "pix_key_type"} and len(str(value)) > 1
+    }
+)
+
+
+def beneficiary_values_in_clear(write: Write) -> list[str]:
+    """The beneficiary values a write stored in clear, outside the one place a valid request
+    keeps them until it is paid and the retention period has passed (the order's ``request``)."""
+    stored = {name: value for name, value in write.new.items() if name != "request"}
+    text = json.dumps(stored, ensure_ascii=False, default=str)
+    return [value for value in BENEFICIARY_VALUES if value in text]
 
 
 def documented_bad_input_write(write: Write) -> bool:
@@ -233,3 +259,4 @@ def test_fuzzed_sqs_bodies_are_each_processed_retried_or_dead_lettered_with_a_re
     # The generator reaches every path this test is about.
     for disposition in (*BAD_INPUT, Disposition.SUBMITTED, Disposition.DUPLICATE_DELIVERY):
         assert run.outcomes[disposition.value] >= 100, run.outcomes
+    assert run.rejected_excerpts >= 500  # each scanned for beneficiary values in clear

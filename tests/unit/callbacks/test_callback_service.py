@@ -233,7 +233,7 @@ def test_callback_evidence_holds_the_digest_ip_and_report_but_no_signature() -> 
     assert detail["body_sha256"] == hashlib.sha256(body).hexdigest()
     assert detail["source_ip"] == "198.51.100.7"
     assert detail["signed_at"] == NOW.isoformat()
-    assert detail["fields"] == {"payout_cl_id": "PO-1", "alipay_account_name": "*******me"}
+    assert detail["fields"] == {"payout_cl_id": "PO-1", "alipay_account_name": "**********me"}
     assert detail["reported"] == {
         "kind": "SUCCEEDED",
         "merchant_order_id": "PO-1",
@@ -259,14 +259,37 @@ def test_nested_beneficiary_fields_are_masked_and_signatures_dropped() -> None:
     assert redacted == {
         "code": "OK",
         "data": {
-            "payoutMethod": {"type": "UPI", "vpa": "**********nk", "payeeName": "********ee"},
+            "payoutMethod": {"type": "UPI", "vpa": "**********nk", "payeeName": "**********ee"},
             "items": [{"accountNo": "**********90"}],
         },
     }
 
 
+def test_callback_evidence_masks_beneficiary_values_under_any_field_name() -> None:
+    # Fields no list of names foresees: renamed, nested, as JSON inside a string.
+    event = _event(
+        fields={
+            "payout_cl_id": "PO-1",
+            "Beneficiary": {"acct": "001234567890", "holder": "Ravi Kumar"},
+            "extra": json.dumps({"upi": "ravi@okhdfc"}),
+            "real_amount": 50000,
+        },
+    )
+
+    detail = callback_evidence(_request(), event, "merchant_order_id", NOW).detail
+
+    text = json.dumps(detail)
+    for secret in ("001234567890", "Ravi Kumar", "ravi@okhdfc"):
+        assert secret not in text
+    fields = detail["fields"]
+    assert isinstance(fields, dict)
+    assert fields["payout_cl_id"] == "PO-1"
+    assert fields["real_amount"] == 50000
+
+
 def test_huge_fields_are_kept_as_an_excerpt() -> None:
-    event = _event(fields={"note": "x" * (2 * MAX_EVIDENCE_FIELDS_CHARS)})
+    # Masked values are at most 64 characters: only many of them make fields this large.
+    event = _event(fields={f"note{n}": "x" * 100 for n in range(MAX_EVIDENCE_FIELDS_CHARS // 50)})
 
     detail = callback_evidence(_request(), event, "merchant_order_id", NOW).detail
 

@@ -17,6 +17,7 @@ import httpx
 
 from payouts.domain.figures import NO_FIGURES, MoneyFigures
 from payouts.domain.order import Order
+from payouts.domain.redaction import mask_shapes, mask_text
 
 
 class CreateKind(StrEnum):
@@ -42,13 +43,23 @@ class QueryKind(StrEnum):
 
 @dataclass(frozen=True)
 class RawExchange:
-    """What the provider actually said, for the evidence log. Never holds keys or signatures."""
+    """What the provider actually said, for the evidence log. Never holds keys or signatures,
+    and never personal data in clear: whatever an adapter passes in, the message and the body
+    excerpt are masked here (an answer may echo the beneficiary under any field name)."""
 
     transport: str  # "ok", "connect_error", "connect_timeout", "read_timeout", "reset", ...
     http_status: int | None = None
     code: str | None = None
     message: str | None = None
     body_excerpt: str | None = None  # at most a few hundred characters, redacted
+
+    def __post_init__(self) -> None:
+        # Masking is idempotent, so an adapter that already masked loses nothing. The message's
+        # words say what went wrong and are kept; the excerpt keeps only the values of safe keys.
+        if self.message is not None:
+            object.__setattr__(self, "message", mask_shapes(self.message))
+        if self.body_excerpt is not None:
+            object.__setattr__(self, "body_excerpt", mask_text(self.body_excerpt))
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Final
 from pydantic import JsonValue
 
 from payouts.domain.order import Evidence, EvidenceKind, Order
-from payouts.domain.redaction import mask
+from payouts.domain.redaction import redact_document
 from payouts.domain.request import is_valid_payout_id
 from payouts.domain.status import OrderStatus
 from payouts.observability import MetricUnit, logger, metrics
@@ -65,25 +65,6 @@ from payouts.services.settlement import (
 from payouts.settings.callbacks import DEFAULT_CALLBACK_QUERY_WINDOW_SECONDS, CallbackSettings
 from payouts.store import OrderStore
 
-# Field names whose values identify a beneficiary, compared lower-cased, wherever they appear in
-# a callback (pg_v2 may echo its payoutMethod). Masked before anything is stored.
-SENSITIVE_FIELDS: Final = frozenset(
-    {
-        "accountno",
-        "account_no",
-        "accountnumber",
-        "account_number",
-        "alipay_account_name",
-        "alipay_surname",
-        "payeename",
-        "payee_name",
-        "pixkey",
-        "pix_key",
-        "taxid",
-        "tax_id",
-        "vpa",
-    }
-)
 # Never stored at all: signatures (gateway_v2 carries its ``sign`` in the body).
 SIGNATURE_FIELDS: Final = frozenset({"sign", "signature", "authorization"})
 # Conditional writes lost to concurrent writers before giving the decision to the next check.
@@ -501,25 +482,24 @@ def media_type_of(content_type: str | None) -> str:
 
 
 def redact(value: JsonValue) -> JsonValue:
-    """A copy of ``value`` with beneficiary fields masked and signatures dropped, at any depth."""
+    """A copy of ``value`` with signatures dropped and every value not known to be safe masked,
+    at any depth and under any key (``payouts.domain.redaction``)."""
+    return redact_document(_without_signatures(value))
+
+
+def _without_signatures(value: JsonValue) -> JsonValue:
     if isinstance(value, dict):
         return {
-            key: _redact_field(key, item)
+            key: _without_signatures(item)
             for key, item in value.items()
             if key.lower() not in SIGNATURE_FIELDS
         }
     if isinstance(value, list):
-        return [redact(item) for item in value]
+        return [_without_signatures(item) for item in value]
     return value
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def _redact_field(key: str, value: JsonValue) -> JsonValue:
-    if key.lower() in SENSITIVE_FIELDS and isinstance(value, str):
-        return mask(value)
-    return redact(value)
 
 
 def _fields_detail(fields: Mapping[str, object]) -> dict[str, JsonValue]:

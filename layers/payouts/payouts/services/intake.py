@@ -43,7 +43,7 @@ from payouts.domain.errors import InvalidRequest
 from payouts.domain.fingerprint import request_fingerprint
 from payouts.domain.order import Evidence, EvidenceKind, Order, utc_now
 from payouts.domain.provider_state import ProviderState
-from payouts.domain.redaction import mask
+from payouts.domain.redaction import redact_document
 from payouts.domain.request import parse_request, unwrap_envelope
 from payouts.domain.status import OrderStatus
 from payouts.observability import MetricUnit, logger, metrics
@@ -76,7 +76,7 @@ _SEND_ATTEMPTS: Final = 3
 
 # SQS message attribute values count towards the message's size; a reason is a line, not a log.
 MAX_REASON_CHARS: Final = 1024
-# How much of an invalid request is kept on its REJECTED order (beneficiary details masked).
+# How much of an invalid request is kept on its REJECTED order (personal data masked).
 MAX_EXCERPT_CHARS: Final = 600
 
 # Metric names (Powertools metrics, namespace from POWERTOOLS_METRICS_NAMESPACE).
@@ -672,7 +672,9 @@ def conflict_reason(order: Order) -> str:
 
 
 def redacted_excerpt(body: str) -> str:
-    """The start of an invalid request for its REJECTED order, every beneficiary value masked.
+    """The start of an invalid request for its REJECTED order, with every value that is not
+    known to be safe masked, whatever key it sits under (``Beneficiary`` as much as
+    ``beneficiary``; see ``payouts.domain.redaction``).
 
     Only called when a payout id could be read, i.e. the body (or its envelope) was JSON.
     """
@@ -682,22 +684,9 @@ def redacted_excerpt(body: str) -> str:
         return f"<unreadable body of {len(body.encode('utf-8'))} bytes>"
     if not isinstance(document, dict):
         return f"<non-object body of {len(body.encode('utf-8'))} bytes>"
-    shown = dict(document)
-    if "beneficiary" in shown:
-        shown["beneficiary"] = _masked(shown["beneficiary"])
+    shown = redact_document(document)
     text = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return truncate(text, MAX_EXCERPT_CHARS)
-
-
-def _masked(value: object) -> object:
-    # The method name is kept (it explains the refusal); every other value is masked.
-    if isinstance(value, dict):
-        return {key: item if key == "method" else _masked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    if isinstance(value, str):
-        return mask(value)
-    return "*" if value is not None else None
 
 
 def truncate(text: str, limit: int) -> str:
