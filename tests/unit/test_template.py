@@ -367,6 +367,11 @@ STATUS_DAY_ATTRIBUTES = [
             [("review_pk", "HASH"), ("review_sk", "RANGE")],
             {"ProjectionType": "KEYS_ONLY"},
         ),
+        (
+            "erasable",
+            [("erase_pk", "HASH"), ("erase_sk", "RANGE")],
+            {"ProjectionType": "KEYS_ONLY"},
+        ),
     ],
 )
 def test_orders_table_index_is_exactly_what_the_store_queries(
@@ -388,7 +393,7 @@ def test_orders_table_index_is_exactly_what_the_store_queries(
     assert index["Projection"] == projection
 
 
-def test_orders_table_has_only_the_four_indexes_and_string_keys(template: Template) -> None:
+def test_orders_table_has_only_the_five_indexes_and_string_keys(template: Template) -> None:
     properties = _properties(template, "OrdersTable")
     key_attributes = {
         key["AttributeName"]
@@ -401,6 +406,7 @@ def test_orders_table_has_only_the_four_indexes_and_string_keys(template: Templa
         "by-status-day",
         "by-provider-ref",
         "review",
+        "erasable",
     ]
     assert {
         definition["AttributeName"]: definition["AttributeType"]

@@ -362,6 +362,21 @@ def test_review_listing_is_sparse(store: OrderStore) -> None:
 # ---- lease ---------------------------------------------------------------------------------------
 
 
+def test_erasable_listing_holds_only_terminal_orders_not_yet_erased(store: OrderStore) -> None:
+    moved(store, created(store, "PO-OPEN"), S.SUBMITTING, S.SUBMITTED)
+    done = moved(store, created(store, "PO-DONE"), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
+    moved(store, created(store, "PO-LATER"), S.SUBMITTING, S.SUBMITTED, S.FAILED)
+
+    assert sorted(store.erasable(T0, limit=10).payout_ids) == ["PO-DONE", "PO-LATER"]
+    assert store.erasable(T0 - timedelta(microseconds=1), limit=10).payout_ids == []
+    page = store.erasable(T0, limit=1)
+    assert len(page.payout_ids) == 1
+    assert page.more
+    erased = store.update(done, T0, evidence("erased"), personal_data_erased_at=T0)
+    assert isinstance(erased, Applied)
+    assert store.erasable(T0 + timedelta(days=1), limit=10).payout_ids == ["PO-LATER"]
+
+
 def test_lease_is_exclusive_until_it_expires_or_is_released(store: OrderStore) -> None:
     ttl = timedelta(minutes=2)
     assert store.acquire_lease("reconcile", "exec-a", ttl, T0)

@@ -111,6 +111,7 @@ def test_the_template_table_has_its_indexes_projections_and_stream() -> None:
         "by-status-day": "INCLUDE",
         "by-provider-ref": "KEYS_ONLY",
         "review": "KEYS_ONLY",
+        "erasable": "KEYS_ONLY",
     }
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert table["LatestStreamArn"].startswith(table["TableArn"] + "/stream/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from payouts.domain.erasure import ErasedRequest
 from payouts.domain.money import MoneyError, to_decimal_string
 from payouts.domain.order import Evidence, Order
 from payouts.domain.redaction import mask
@@ -31,8 +32,10 @@ def money(value: int | None, currency: str | None) -> str | None:
         return f"{value} (minor units) {currency}"
 
 
-def masked_beneficiary(request: PayoutRequest) -> dict[str, str]:
-    """The beneficiary with every personal field masked (``"********10"``)."""
+def masked_beneficiary(request: PayoutRequest | ErasedRequest) -> dict[str, str]:
+    """The beneficiary with every personal field masked (``"**********10"``)."""
+    if isinstance(request, ErasedRequest):  # masked when it was erased
+        return {"method": request.method, **request.beneficiary.fields}
     fields = request.beneficiary.model_dump(mode="json", exclude_none=True)
     return {
         name: str(value) if name in _NOT_PERSONAL else mask(str(value))

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from payouts.domain.erasure import ErasedRequest
 from payouts.domain.request import PayoutRequest
 from payouts.domain.status import UNRESOLVED, OrderStatus, is_terminal
 
@@ -24,7 +25,8 @@ class Order(BaseModel):
 
     payout_id: str
     # None only for a request that was refused as invalid; its excerpt is in ``invalid_request``.
-    request: PayoutRequest | None
+    # An ErasedRequest once the retention period after the order turned terminal has passed.
+    request: PayoutRequest | ErasedRequest | None
     invalid_request: str | None = None
     fingerprint: str
     status: OrderStatus
@@ -46,6 +48,9 @@ class Order(BaseModel):
     # Who closed the order by hand (``operator:<name>``), so a later provider answer that
     # contradicts the close is escalated naming it; None for every order a provider settled.
     closed_by: str | None = None
+    # When the beneficiary details (and the invalid request's excerpt) were replaced by their
+    # masked form, the retention period after the order turned terminal (services/retention.py).
+    personal_data_erased_at: datetime | None = None
     # When a provider first reported a failure we only assume (a status its documents do not
     # give as failed): the order stays unresolved until a query at least the settle period later
     # says so again (settlement). None when no such report is pending.
@@ -88,6 +93,7 @@ class EvidenceKind(StrEnum):
     SCHEDULE = "SCHEDULE"
     REVIEW = "REVIEW"
     OPERATOR = "OPERATOR"
+    ERASURE = "ERASURE"
 
 
 class Evidence(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from payouts.domain.erasure import ErasedRequest
 from payouts.domain.request import PayoutRequest
 
 
@@ -21,8 +22,8 @@ class Router:
     def __init__(self, routes: Mapping[str, str]) -> None:
         self._routes = dict(routes)
 
-    def route(self, request: PayoutRequest) -> str | NoRoute:
-        """The provider's name, or why there is none."""
+    def route(self, request: PayoutRequest | ErasedRequest) -> str | NoRoute:
+        """The provider's name, or why there is none (an erased request keeps its method)."""
         key = f"{request.method}:{request.amount.currency}"
         provider = self._routes.get(key)
         if provider is None:

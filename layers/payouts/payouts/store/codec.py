@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from payouts.domain.erasure import ErasedRequest
 from payouts.domain.order import Evidence, Order
 from payouts.domain.request import PayoutRequest
 from payouts.domain.status import OrderStatus, is_terminal
@@ -102,6 +103,7 @@ def order_to_item(order: Order) -> Item:
         "needs_review": order.needs_review,
         "review_reason": order.review_reason,
         "closed_by": order.closed_by,
+        "personal_data_erased_at": _time_or_none(order.personal_data_erased_at),
         "failure_reported_at": _time_or_none(order.failure_reported_at),
         **{name: getattr(order, name) for name in _FIGURE_FIELDS},
         **{name: _time_or_none(getattr(order, name)) for name in _TIME_FIELDS},
@@ -115,9 +117,10 @@ def order_from_item(item: ReadItem) -> Order:
     """An Order from its stored item."""
     values = from_attribute_values(item)
     request_json = values.get("request")
+    erased_at = _parse_or_none(values.get("personal_data_erased_at"))
     return Order(
         payout_id=values["payout_id"],
-        request=PayoutRequest.model_validate_json(request_json) if request_json else None,
+        request=_request_from_json(request_json, erased=erased_at is not None),
         invalid_request=values.get("invalid_request"),
         fingerprint=values["fingerprint"],
         status=OrderStatus(values["status"]),
@@ -130,6 +133,7 @@ def order_from_item(item: ReadItem) -> Order:
         needs_review=values.get("needs_review", False),
         review_reason=values.get("review_reason"),
         closed_by=values.get("closed_by"),
+        personal_data_erased_at=erased_at,
         created_at=keys.parse_timestamp(values["created_at"]),
         updated_at=keys.parse_timestamp(values["updated_at"]),
         next_check_at=_parse_or_none(values.get("next_check_at")),
@@ -186,6 +190,14 @@ def _denormalised_request(order: Order) -> dict[str, Any]:
     }
 
 
+def _request_from_json(text: str | None, *, erased: bool) -> PayoutRequest | ErasedRequest | None:
+    if not text:
+        return None
+    if erased:
+        return ErasedRequest.model_validate_json(text)
+    return PayoutRequest.model_validate_json(text)
+
+
 def _index_attributes(order: Order) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "status_pk": keys.status_partition(order.status.value, order.created_at),
@@ -196,6 +208,11 @@ def _index_attributes(order: Order) -> dict[str, Any]:
         attributes["due_sk"] = keys.due_sort_key(order.next_check_at, order.payout_id)
     if order.provider and order.provider_order_id:
         attributes["provider_ref"] = keys.provider_ref(order.provider, order.provider_order_id)
+    if is_terminal(order.status) and order.personal_data_erased_at is None:
+        # Sparse, like "due": only terminal orders still holding personal data, oldest change
+        # first, so the retention function reads exactly what it must erase.
+        attributes["erase_pk"] = keys.erase_shard(order.payout_id)
+        attributes["erase_sk"] = keys.erase_sort_key(order.updated_at, order.payout_id)
     if order.needs_review:
         attributes["review_pk"] = keys.REVIEW_PK
         attributes["review_sk"] = f"{keys.timestamp(order.updated_at)}#{order.payout_id}"

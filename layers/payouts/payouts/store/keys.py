@@ -13,6 +13,8 @@
 - GSI "by-status-day": status_pk = <status>#<created day>, status_sk = <created_at>#<id>
 - GSI "by-provider-ref": provider_ref = <provider>#<provider order id>
 - GSI "review" (sparse, only while needs_review): review_pk = REVIEW, review_sk = <updated_at>#<id>
+- GSI "erasable" (sparse, only while an order is terminal and still holds personal data):
+  erase_pk = ERASE#<shard>, erase_sk = <updated_at>#<id>
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ DUE_INDEX: Final = "due"
 STATUS_INDEX: Final = "by-status-day"
 PROVIDER_REF_INDEX: Final = "by-provider-ref"
 REVIEW_INDEX: Final = "review"
+ERASABLE_INDEX: Final = "erasable"
 
 # Due orders are spread over a few partitions so no single one runs hot. Writers and readers must
 # agree on this number: changing it needs a re-key of every unresolved order.
@@ -97,6 +100,26 @@ def due_shard(payout_id: str) -> str:
     """The due-index partition of an order: a stable hash of its id."""
     digest = hashlib.sha256(payout_id.encode()).digest()
     return f"DUE#{digest[0] % DUE_SHARDS}"
+
+
+def erase_shard(payout_id: str) -> str:
+    """The erasable-index partition of an order (same spread as the due index)."""
+    return due_shard(payout_id).replace("DUE#", "ERASE#", 1)
+
+
+def all_erase_shards() -> list[str]:
+    """Every erasable-index partition."""
+    return [f"ERASE#{shard}" for shard in range(DUE_SHARDS)]
+
+
+def erase_sort_key(updated_at: datetime, payout_id: str) -> str:
+    """Erasable-index sort key: when the terminal order last changed, then the id."""
+    return f"{timestamp(updated_at)}#{payout_id}"
+
+
+def erase_upper_bound(cutoff: datetime) -> str:
+    """The largest erasable sort key of an order unchanged since ``cutoff``."""
+    return f"{timestamp(cutoff)}#{_AFTER_ANY_ID}"
 
 
 def all_due_shards() -> list[str]:

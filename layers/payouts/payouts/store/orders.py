@@ -112,6 +112,14 @@ class DuePage:
 
 
 @dataclass(frozen=True)
+class ErasablePage:
+    """Ids of orders whose personal data is due for erasure, and whether more may be due."""
+
+    payout_ids: list[str]
+    more: bool
+
+
+@dataclass(frozen=True)
 class OrderSummary:
     """The projected fields of an order, for ops listings."""
 
@@ -497,6 +505,37 @@ class OrderStore:
         answer = self._client.query(**query)
         orders = [_due_from_item(item) for item in answer.get("Items", [])]
         return orders, answer.get("LastEvaluatedKey")
+
+    # ---- erasable index (retention) -------------------------------------------------------------
+
+    def erasable(self, unchanged_since: datetime, limit: int) -> ErasablePage:
+        """Up to ``limit`` ids of terminal orders that still hold personal data and have not
+        changed since ``unchanged_since``, and whether more may be waiting.
+
+        Reads the sparse erasable index only: an erased order leaves it, so every run reads
+        what is left to do, never the orders already erased or not yet due.
+        """
+        found: list[str] = []
+        more = False
+        for shard in keys.all_erase_shards():
+            if len(found) >= limit:
+                more = True
+                break
+            answer = self._client.query(
+                TableName=self._table,
+                IndexName=keys.ERASABLE_INDEX,
+                KeyConditionExpression="erase_pk = :shard AND erase_sk <= :upper",
+                ExpressionAttributeValues=to_attribute_values(
+                    {":shard": shard, ":upper": keys.erase_upper_bound(unchanged_since)}
+                ),
+                Limit=limit - len(found),
+            )
+            found.extend(
+                str(from_attribute_values(item)["erase_sk"]).partition("#")[2]
+                for item in answer.get("Items", [])
+            )
+            more = more or bool(answer.get("LastEvaluatedKey"))
+        return ErasablePage(found, more)
 
     # ---- ops reads (no Scan) ---------------------------------------------------------------------
 

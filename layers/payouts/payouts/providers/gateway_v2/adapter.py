@@ -228,7 +228,7 @@ class GatewayV2Adapter:
 
     def _payable(self, order: Order) -> tuple[PayoutRequest, AlipayBeneficiary]:
         request = order.request
-        if request is None:
+        if not isinstance(request, PayoutRequest):  # invalid, or its personal data erased
             raise UnsupportedPayout("order has no valid request to send")
         if request.payout_id != order.payout_id:
             raise UnsupportedPayout("order and request disagree on the payout id")

@@ -70,7 +70,7 @@ def payout_method(request: PayoutRequest, options: PgV2Options) -> JsonObject:
 def create_body(order: Order, *, notify_url: str, options: PgV2Options) -> JsonObject:
     """The create body, keys in the seed's order. ``merchantTradeNo`` is the payout id, always."""
     request = order.request
-    if request is None:
+    if not isinstance(request, PayoutRequest):  # invalid, or its personal data erased
         raise UnsupportedPayout(f"order {order.payout_id} has no valid request to send")
     body: JsonObject = {
         "merchantTradeNo": order.payout_id,
