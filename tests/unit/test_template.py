@@ -185,9 +185,6 @@ def test_functions_run_python_3_13_on_arm64_with_the_layer(template: Template) -
         "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
         "POWERTOOLS_METRICS_NAMESPACE": "Payouts",
         "ORDERS_TABLE": {"Ref": "OrdersTable"},
-        "GATEWAY_V2_OPTIONS": {"Ref": "GatewayV2Options"},
-        "PG_V2_OPTIONS": {"Ref": "PgV2Options"},
-        "ASSUMED_FAILURE_SETTLE_SECONDS": {"Ref": "AssumedFailureSettleSeconds"},
     }
 
 

@@ -57,15 +57,26 @@ def test_the_alarm_says_what_to_check_and_where_the_runbook_is(template: Templat
     assert "docs/provider-assumptions.md" in description
 
 
+# Functions that build provider adapters, and whether they settle orders (apply verdicts).
+PROVIDER_FUNCTIONS = {
+    "CallbackFunction": True,
+    "ReconcileFunction": True,
+    "IntakeFunction": False,
+    "BalanceCheckFunction": False,
+}
+
+
+@pytest.mark.parametrize(("logical_id", "settles"), PROVIDER_FUNCTIONS.items())
 def test_every_provider_assumption_is_a_deployment_parameter_with_the_safe_defaults(
-    template: Template,
+    template: Template, logical_id: str, settles: bool
 ) -> None:
     parameters = template["Parameters"]
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    variables = resource(template, logical_id)["Properties"]["Environment"]["Variables"]
 
     assert variables["GATEWAY_V2_OPTIONS"] == {"Ref": "GatewayV2Options"}
     assert variables["PG_V2_OPTIONS"] == {"Ref": "PgV2Options"}
-    assert variables["ASSUMED_FAILURE_SETTLE_SECONDS"] == {"Ref": "AssumedFailureSettleSeconds"}
+    settle = variables.get("ASSUMED_FAILURE_SETTLE_SECONDS")
+    assert settle == ({"Ref": "AssumedFailureSettleSeconds"} if settles else None)
     assert parameters["GatewayV2Options"]["Default"] == "{}"
     assert parameters["PgV2Options"]["Default"] == "{}"
     assert int(parameters["AssumedFailureSettleSeconds"]["Default"]) == (

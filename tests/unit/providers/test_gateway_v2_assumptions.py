@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from payouts.observability import metrics
+from payouts.observability import logger, metrics
 from payouts.providers.base import CallbackRejected, QueryKind, QueryOutcome
 from payouts.providers.decisions import StatusMeaning
 from payouts.providers.gateway_v2 import AnswerSignaturePolicy, GatewayV2Options, SignType
@@ -175,24 +175,32 @@ def _unnamed_md5_callback() -> bytes:
     return json.dumps(fields).encode()
 
 
-def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "without sign_type" in r.getMessage()]
+@pytest.fixture
+def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The messages of the warnings logged during the test."""
+    logged: list[str] = []
+    monkeypatch.setattr(logger, "warning", lambda message, **_fields: logged.append(message))
+    return logged
+
+
+def _refused_unnamed(warnings: list[str]) -> list[str]:
+    return [message for message in warnings if "without sign_type" in message]
 
 
 def test_unnamed_sign_type_callbacks_are_refused_and_logged_once_per_container(
-    caplog: pytest.LogCaptureFixture,
+    warnings: list[str],
 ) -> None:
     for _ in range(3):
         with pytest.raises(CallbackRejected, match="MD5 is not accepted"):
             offline_adapter().verify_callback({}, _unnamed_md5_callback())
 
-    [warning] = _warnings(caplog)
+    [warning] = _refused_unnamed(warnings)
     assert "callback_default_sign_type" in warning
     assert "accepted_callback_sign_types" in warning
 
 
 def test_unnamed_sign_type_callbacks_verify_and_log_nothing_when_md5_is_accepted(
-    caplog: pytest.LogCaptureFixture,
+    warnings: list[str],
 ) -> None:
     options = GatewayV2Options(
         accepted_callback_sign_types=frozenset({SignType.MD5, SignType.HMAC_SHA256})
@@ -201,12 +209,12 @@ def test_unnamed_sign_type_callbacks_verify_and_log_nothing_when_md5_is_accepted
     event = offline_adapter(options=options).verify_callback({}, _unnamed_md5_callback())
 
     assert event.kind is QueryKind.SUCCEEDED
-    assert _warnings(caplog) == []
+    assert _refused_unnamed(warnings) == []
 
 
-def test_callbacks_naming_their_sign_type_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+def test_callbacks_naming_their_sign_type_log_nothing(warnings: list[str]) -> None:
     fields = signed({"payout_cl_id": EXAMPLE_PAYOUT_ID, "amount": 50000, "status": 3})
 
     offline_adapter().verify_callback({}, json.dumps(fields).encode())
 
-    assert _warnings(caplog) == []
+    assert _refused_unnamed(warnings) == []
