@@ -115,7 +115,7 @@ def build_intake(pool: ProviderPool) -> Intake:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Take a batch of payout requests in; only the records that must be retried fail."""

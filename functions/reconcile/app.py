@@ -119,8 +119,10 @@ async def reconcile(payout_ids: list[str]) -> BatchReport:
         return await reconciler.reconcile(payout_ids)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+# The execution id (``owner``, from the state machine) is every line's correlation id, as in
+# find_due; each order's lines also carry its payout id (services.reconcile).
+@logger.inject_lambda_context(correlation_id_path="owner")
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Reconcile one batch; returns the counts by outcome."""

@@ -36,6 +36,7 @@ from payouts_tools.sandbox import (
 )
 from tests.support.cfn import load_template, table_create_kwargs
 from tests.support.handlers import load_handler
+from tests.support.observed import captured_logs, cold_start_count, new_container
 
 pytestmark = [
     pytest.mark.dynamodb_local,
@@ -398,3 +399,29 @@ def test_a_duplicate_delivery_is_counted(stack: Stack, capsys: pytest.CaptureFix
         json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
     ]
     assert [metric.get("DuplicateDelivery") for metric in emitted] == [[1.0]]
+
+
+def test_every_line_logged_for_a_record_names_its_payout_and_the_cold_start_counts_once(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = sample("batch-10.json")
+    module = stack.handler()
+    new_container()
+    capsys.readouterr()
+
+    with captured_logs() as logs:
+        stack.invoke(event, module)
+        # A redelivery of one record: handled with its own id, by a warm container.
+        stack.invoke({"Records": event["Records"][:1]}, module)
+
+    # The records run concurrently on one event loop; each line names the payout it is about.
+    per_record = [line for line in logs.all() if "message_id" in line]
+    expected = dict(
+        zip([record["messageId"] for record in event["Records"]], payout_ids(event), strict=True)
+    )
+    # ("order received" is logged without an explicit id: it comes from the record's context.)
+    received = logs.with_message("order received")
+    assert {line["message_id"] for line in received} == set(expected)
+    assert {line["message_id"] for line in per_record} == set(expected)
+    assert all(line["payout_id"] == expected[line["message_id"]] for line in per_record)
+    assert cold_start_count(capsys.readouterr().out) == 1

@@ -161,3 +161,25 @@ def test_find_due_logs_carry_the_execution_id_and_the_cold_start_is_counted_once
     lines = logs.with_message("reconcile lease")
     assert [line["correlation_id"] for line in lines] == [acquire["owner"]] * 2
     assert cold_start_count(capsys.readouterr().out) == 1
+
+
+def test_reconcile_logs_name_the_execution_and_each_order(
+    loop: LoopStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two orders the provider does not know after grace: both escalate, concurrently.
+    for payout_id in IDS[:2]:
+        store_order(loop.store, payout_id, S.UNKNOWN, at=T0.replace(hour=7))
+    batch = {**event("reconcile-batch.json"), "payout_ids": IDS[:2]}
+    new_container()
+    capsys.readouterr()
+
+    with captured_logs() as logs:
+        loop.reconcile_module.lambda_handler(batch, context("reconcile"))
+        loop.reconcile_module.lambda_handler(batch, context("reconcile"))
+
+    escalated = logs.with_message("order escalated")
+    # Logged without an explicit id: each line gets its order's from the check's context.
+    assert sorted(line["payout_id"] for line in escalated) == IDS[:2]
+    assert {line["correlation_id"] for line in logs.all()} == {batch["owner"]}
+    assert all("payout_id" not in line for line in logs.with_message("batch reconciled"))
+    assert cold_start_count(capsys.readouterr().out) == 1

@@ -12,10 +12,12 @@ from payouts.settings.intake import IntakeSettings
 from payouts.settings.status_events import StatusEventsSettings
 from tests.support.cfn import Template, load_template, resource
 
+# Read by the libraries themselves (Powertools, pydantic), not by a settings model.
 POWERTOOLS_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_METRICS_NAMESPACE",
+    "PYDANTIC_DISABLE_PLUGINS",
 }
 
 

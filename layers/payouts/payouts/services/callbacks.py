@@ -38,7 +38,7 @@ from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.redaction import redact_document
 from payouts.domain.request import is_valid_payout_id
 from payouts.domain.status import OrderStatus
-from payouts.observability import MetricUnit, logger, metrics
+from payouts.observability import MetricUnit, logger, metrics, payout_log_context, tracer
 from payouts.providers.base import (
     Ack,
     CallbackEvent,
@@ -168,6 +168,7 @@ class CallbackPolicy:
 # ---- the use case -------------------------------------------------------------------------------
 
 
+@tracer.capture_method(capture_response=False)
 async def handle_callback(
     request: CallbackRequest,
     *,
@@ -189,6 +190,32 @@ async def handle_callback(
     check_envelope(request, policy)
     event = verify(provider, request, policy, now)
     order, matched_by = find_order(store, event, request)
+    # From here on, every line logged names the order (the callback is one order's).
+    with payout_log_context(order.payout_id):
+        return await _apply(
+            provider,
+            request,
+            event,
+            order,
+            matched_by=matched_by,
+            store=store,
+            policy=policy,
+            now=now,
+        )
+
+
+async def _apply(
+    provider: PayoutProvider,
+    request: CallbackRequest,
+    event: CallbackEvent,
+    order: Order,
+    *,
+    matched_by: str,
+    store: OrderStore,
+    policy: CallbackPolicy,
+    now: datetime,
+) -> Ack:
+    """Decide, write and acknowledge a verified callback about ``order``."""
     evidence = callback_evidence(request, event, matched_by, now)
     if event.trusted and provider.name not in policy.confirm_by_query:
         verdict = verdict_from_callback(event)
@@ -546,9 +573,8 @@ def _report(request: CallbackRequest, order: Order, verdict: Verdict, outcome: O
     if stated_mismatch(order, verdict) is not None:
         _count("CallbackAmountMismatch")
     logger.info(
-        "callback processed",
+        "callback processed",  # the payout id comes from the log context (handle_callback)
         provider=request.provider,
-        payout_id=order.payout_id,
         reported=verdict.kind.value,
         source=verdict.source,
         outcome=type(outcome).__name__,

@@ -27,6 +27,7 @@ block a batch; transient trouble (throttling, NOT_SENT) fails only that message.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 from collections.abc import Callable, Mapping
@@ -44,9 +45,9 @@ from payouts.domain.fingerprint import request_fingerprint
 from payouts.domain.order import Evidence, EvidenceKind, Order, utc_now
 from payouts.domain.provider_state import ProviderState
 from payouts.domain.redaction import redact_document
-from payouts.domain.request import parse_request, unwrap_envelope
+from payouts.domain.request import PayoutRequest, parse_request, unwrap_envelope
 from payouts.domain.status import OrderStatus
-from payouts.observability import MetricUnit, logger, metrics
+from payouts.observability import MetricUnit, logger, metrics, payout_log_context
 from payouts.providers.base import (
     CreateKind,
     CreateOutcome,
@@ -287,9 +288,11 @@ class Intake:
         self._threads = threads
 
     async def _blocking[**P, R](self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a blocking AWS call in a worker thread, so the batch's other messages go on."""
+        """Run a blocking AWS call in a worker thread, so the batch's other messages go on. It
+        runs in a copy of this task's context, so what it logs names this task's payout."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, functools.partial(call, *args, **kwargs))
+        in_context = functools.partial(contextvars.copy_context().run, call, *args, **kwargs)
+        return await loop.run_in_executor(self._threads, in_context)
 
     async def handle(self, message: IntakeMessage) -> Disposition:
         """Take one message in. Raises RetryLater (or a transient AWS error) when SQS must retry
@@ -298,14 +301,19 @@ class Intake:
             request = parse_request(message.body)
         except InvalidRequest as invalid:
             return await self._dead_letter(message, invalid)
+        # Every line logged while this message is handled names its payout (records of a batch
+        # run concurrently, each in its own task: the key is per task).
+        with payout_log_context(request.payout_id):
+            return await self._take(request, message)
+
+    async def _take(self, request: PayoutRequest, message: IntakeMessage) -> Disposition:
         now = self._clock()
         stored = await self._blocking(
             self._store.create, request, now, now + self._timings.received_grace
         )
         if isinstance(stored, Created):
-            logger.info(
-                "order received", payout_id=request.payout_id, message_id=message.message_id
-            )
+            # The payout id comes from the log context (payout_log_context above).
+            logger.info("order received", message_id=message.message_id)
             return await self._send(stored.order)
         return await self._redelivered(stored, request_fingerprint(request), message)
 

@@ -51,7 +51,7 @@ from pydantic import JsonValue
 
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import OrderStatus
-from payouts.observability import logger
+from payouts.observability import logger, payout_log_context, tracer
 from payouts.providers.base import PayoutProvider, QueryKind, QueryOutcome
 from payouts.providers.routing import NoRoute, Router
 from payouts.services.backoff import (
@@ -162,6 +162,7 @@ class DuePlan:
         }
 
 
+@tracer.capture_method(capture_response=False)
 def acquire_lease(
     store: OrderStore, owner: str, budget: timedelta, sizing: DueSizing, now: datetime
 ) -> LeaseGrant:
@@ -174,6 +175,7 @@ def acquire_lease(
     return LeaseGrant(acquired=acquired, budget_ends_at=math.floor(budget_ends_at.timestamp()))
 
 
+@tracer.capture_method(capture_response=False)
 def find_due(store: OrderStore, query: DueQuery, sizing: DueSizing, now: datetime) -> DuePlan:
     """Renew the lease, then list what is due now in batches, or plan the next wait.
 
@@ -374,6 +376,9 @@ class Reconciler:
         self._clock = clock
         self._random = random
 
+    # Traced once per batch, never per order: the X-Ray SDK's context does not follow concurrent
+    # tasks, so per-order subsegments of a gather would nest wrongly or fail.
+    @tracer.capture_method(capture_response=False)
     async def reconcile(self, payout_ids: Sequence[str]) -> BatchReport:
         """Check every order of a batch (duplicates once), concurrently within the bound."""
         slots = asyncio.Semaphore(self._policy.concurrency)
@@ -387,7 +392,12 @@ class Reconciler:
 
     async def check(self, payout_id: str, *, force: bool = False) -> CheckReport:
         """Apply the per-order rules to ``payout_id`` once. ``force`` checks an order that is not
-        due yet (an operator's "requery now")."""
+        due yet (an operator's "requery now"). Everything logged meanwhile names the order (a
+        per-task key: the orders of a batch are checked concurrently)."""
+        with payout_log_context(payout_id):
+            return await self._check(payout_id, force=force)
+
+    async def _check(self, payout_id: str, *, force: bool) -> CheckReport:
         now = self._clock()
         order = self._store.get(payout_id)
         skip = _why_skip(order, now, force=force)
@@ -646,7 +656,7 @@ class Reconciler:
             if flagged is None:
                 return CheckReport(order.payout_id, CheckOutcome.RACED, provider_calls=calls)
             order, evidence, escalated, why = flagged.order, None, True, escalate_reason
-            logger.warning("order escalated", payout_id=order.payout_id, reason=escalate_reason)
+            logger.warning("order escalated", reason=escalate_reason)  # id: the log context
         checks = order.check_attempts + 1
         when = next_check_at(
             now, checks, self._policy.schedule, self._random, at_cap=order.needs_review

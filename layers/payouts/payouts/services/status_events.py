@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from payouts.domain.order import Order
 from payouts.domain.status import OrderStatus
-from payouts.observability import MetricUnit, logger, metrics
+from payouts.observability import MetricUnit, logger, metrics, tracer
 from payouts.services.provider_events import (
     ProviderEvent,
     ProviderPaused,
@@ -359,6 +359,7 @@ def _order_images(record: Mapping[str, Any]) -> tuple[Order | None, Order] | Non
     return before, order_from_item(new_image)
 
 
+@tracer.capture_method(capture_response=False)
 def publish_status_events(records: Sequence[Mapping[str, Any]], publish: Publish) -> dict[str, str]:
     """Publish the events ``records`` call for; return why, by sequence number, for each record
     whose event was not published (every other record is done)."""
