@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from payouts.providers.base import QueryKind
 from payouts.services import callbacks as callback_service
 from payouts.services.settlement import Verdict
-from payouts.store import OrderStore, Stale
+from payouts.store import Applied, OrderStore, Stale
 from payouts_tools.sim.config import SimConfig
 from payouts_tools.sim.faults import mix_named
 from payouts_tools.sim.run import SimResult, config_for, simulate
@@ -81,7 +81,17 @@ def stale_on_throughput(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("stale_on_throughput")
-def test_the_referee_catches_a_message_acknowledged_while_its_order_is_stranded() -> None:
+def test_the_referee_catches_a_message_acknowledged_while_its_order_is_stranded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from payouts.services import intake as intake_service  # noqa: PLC0415
+
+    # And intake as it was: every lost claim taken for a lost race (today a claim lost to a
+    # write that left the order RECEIVED is decided again, which would hide the old store bug).
+    def lost_race(self: Any, order: Any, current: Any) -> Any:
+        return self._lost_race(order, current)
+
+    monkeypatch.setattr(intake_service.Intake, "_still_unsent", lost_race)
     result = simulate(planted("none", ddb_cancel_throttling=0.6))
 
     assert any("while RECEIVED: never sent" in text for text in result.violations)
@@ -108,7 +118,7 @@ def test_the_referee_catches_a_create_sent_twice(monkeypatch: pytest.MonkeyPatch
     from payouts.services import intake as intake_service  # noqa: PLC0415
 
     async def claim_without_writing(self: Any, order: Any, provider: str) -> Any:
-        return order.model_copy(update={"status": "SUBMITTING", "provider": provider})
+        return Applied(order.model_copy(update={"status": "SUBMITTING", "provider": provider}))
 
     monkeypatch.setattr(intake_service.Intake, "_claim", claim_without_writing)
     result = simulate(planted("none", sqs_copies=0.5))
