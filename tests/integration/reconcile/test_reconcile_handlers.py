@@ -130,10 +130,9 @@ def test_reconcile_checks_a_batch_and_publishes_its_counts(
     assert metrics["OrdersChecked"] == 3
     assert loop.order(IDS[1]).needs_review is True
     assert loop.order(IDS[1]).status is S.UNKNOWN
-    assert (
-        QueryKind.NOT_FOUND.value in {e.summary.split(": ")[-1] for e in loop.store.history(IDS[1])}
-        or True
-    )
+    escalation = loop.store.history(IDS[1])[-1]
+    assert escalation.summary.startswith("escalated: gateway_v2 has no order")
+    assert escalation.detail["kind"] == QueryKind.NOT_FOUND.value
 
 
 @pytest.mark.parametrize(
