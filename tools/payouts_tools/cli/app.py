@@ -8,7 +8,6 @@ Every error is one line on standard error with a non-zero exit code: 1 for a fai
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -113,7 +112,11 @@ ToDay = Annotated[
     typer.Option("--to", formats=["%Y-%m-%d"], help="Last creation day, YYYY-MM-DD (UTC)."),
 ]
 Operator = Annotated[
-    str | None, typer.Option(help="Who you are, for the evidence (default: your login).")
+    str | None,
+    typer.Option(
+        help="Your name, for the evidence (default: your login locally; deployed, your IAM "
+        "principal is always recorded and this adds your name to it)."
+    ),
 ]
 
 
@@ -295,7 +298,7 @@ def resubmit_order(
             target.secret_source,
             reference,
             reason=reason,
-            operator=operator or getpass.getuser(),
+            operator=_target(ctx).operator(operator),
             confirm_risk=lambda warning: _confirm_duplicate_risk(warning, accept_duplicate_risk),
         )
     )
@@ -340,7 +343,7 @@ def review_order(
 ) -> None:
     """Clear an order's review flag with your note as evidence (its status is untouched)."""
     order = operations.resolve_review(
-        _target(ctx).store, reference, resolve, operator or getpass.getuser(), utc_now()
+        _target(ctx).store, reference, resolve, _target(ctx).operator(operator), utc_now()
     )
     if as_json:
         render.print_json({"order": order_view(order)})
@@ -383,7 +386,7 @@ def close_order(
         OrderStatus(status.value),
         reason=reason,
         reference_text=reference_text,
-        operator=operator or getpass.getuser(),
+        operator=_target(ctx).operator(operator),
         now=utc_now(),
     )
     if as_json:

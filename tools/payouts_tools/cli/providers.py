@@ -9,7 +9,6 @@ the held payouts at its bounded rate. NAME must be a provider the deployment rou
 from __future__ import annotations
 
 import asyncio
-import getpass
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -42,7 +41,11 @@ providers_app = typer.Typer(
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 Operator = Annotated[
-    str | None, typer.Option(help="Who you are, for the record (default: your login).")
+    str | None,
+    typer.Option(
+        help="Your name, for the record (default: your login locally; deployed, your IAM "
+        "principal is always recorded and this adds your name to it)."
+    ),
 ]
 Name = Annotated[str, typer.Argument(help="The provider (one the deployment routes to).")]
 
@@ -75,7 +78,7 @@ def pause(
             name,
             known=_configured(target),
             reason=reason,
-            operator=operator or getpass.getuser(),
+            operator=target.operator(operator),
             now=utc_now(),
         )
     except PauseRefused as refused:
@@ -100,7 +103,7 @@ def resume(
             name,
             known=_configured(target),
             reason=reason,
-            operator=operator or getpass.getuser(),
+            operator=target.operator(operator),
             now=utc_now(),
         )
     except PauseRefused as refused:

@@ -10,12 +10,13 @@ Explicit ``--table``/``--queue-url``/``--dlq-url`` win over the stack's outputs.
 from __future__ import annotations
 
 import functools
+import getpass
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from payouts.settings import SettingsError, load
 from payouts.settings.reconcile import ReconcileSettings
@@ -178,6 +179,20 @@ class Target:
             return load(ReconcileSettings, variables)
         except SettingsError as error:
             raise CliError(f"the reconcile function's settings are not usable: {error}") from None
+
+    def operator(self, name: str | None) -> str:
+        """Who is acting, for the evidence item: locally the login (or ``--operator``); against
+        a deployment the caller's IAM principal, which CloudTrail also records for the table
+        write, with ``--operator`` naming the person when several share one role."""
+        if self._is_local:
+            return name or getpass.getuser()
+        try:
+            principal = self.client("sts").get_caller_identity()["Arn"]
+        except (ClientError, BotoCoreError) as error:
+            raise CliError(
+                f"cannot tell who is acting (sts get-caller-identity): {error}"
+            ) from None
+        return f"{name} ({principal})" if name else str(principal)
 
     def secret_source(self, secret_id: str, max_age: int) -> str:
         """A provider secret's value, read with this target's credentials and endpoint."""
