@@ -113,7 +113,7 @@ def test_the_bridge_waits_for_a_request_in_flight_and_answers_it() -> None:
         stopper.join(10)
 
         assert not stopper.is_alive()
-        assert answer.startswith(b"HTTP/1.0 200")
+        assert answer.startswith(b"HTTP/1.1 200")  # the bridge keeps connections alive
         assert answer.endswith(b'{"path": "/callbacks/pg_v2"}')
     finally:
         release.set()
@@ -130,7 +130,7 @@ def test_the_bridge_cuts_a_connection_that_never_sends_a_request() -> None:
         # Answered, so the bridge has surely accepted the idle connection by now.
         with _connect(bridge.base_url) as other:
             other.sendall(b"GET /local/nothing HTTP/1.0\r\n\r\n")
-            assert _read_to_eof(other).startswith(b"HTTP/1.0 403")
+            assert _read_to_eof(other).startswith(b"HTTP/1.1 403")
         started = time.monotonic()
 
         bridge.stop()

@@ -59,6 +59,7 @@ def test_the_table_is_created_with_the_templates_indexes_and_stream(
         "by-status-day",
         "by-provider-ref",
         "review",
+        "erasable",
     }
     assert description.get("StreamSpecification") == {
         "StreamEnabled": True,

@@ -37,11 +37,16 @@ def captured_logs() -> Iterator[LogLines]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
+    # Every line, whatever level an earlier test in this process left (the simulator runs
+    # the services at CRITICAL, the fuzz tests at ERROR).
+    level = logger.log_level
+    logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     try:
         yield LogLines(stream)
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def emf_documents(output: str) -> list[dict[str, Any]]:

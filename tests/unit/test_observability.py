@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -57,3 +58,17 @@ def test_tracing_is_off_outside_lambda_and_its_decorators_still_run_the_code() -
 
     assert tracer.disabled
     assert doubled(21) == 42
+
+
+def test_captured_logs_see_every_line_whatever_level_an_earlier_test_left() -> None:
+    # The simulator runs the services at CRITICAL in-process; log tests after it must still
+    # see INFO lines, and the level it left is restored afterwards.
+    before = logger.log_level
+    logger.setLevel("CRITICAL")
+    try:
+        with captured_logs() as logs:
+            logger.info("seen")
+        assert len(logs.with_message("seen")) == 1
+        assert logger.log_level == logging.CRITICAL
+    finally:
+        logger.setLevel(before)
