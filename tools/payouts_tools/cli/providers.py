@@ -9,7 +9,7 @@ the held payouts at its bounded rate. NAME must be a provider the deployment rou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import httpx
@@ -61,6 +61,28 @@ def _configured(target: Target) -> list[str]:
     return sorted(target.provider_settings().configured_providers())
 
 
+def _set_pause(
+    ctx: typer.Context,
+    change: Callable[..., ProviderState],
+    name: str,
+    reason: str,
+    operator: str | None,
+) -> ProviderState:
+    """Pause or resume ``name`` as the acting person; a refusal is one line for the operator."""
+    target = _target(ctx)
+    try:
+        return change(
+            target.provider_states,
+            name,
+            known=_configured(target),
+            reason=reason,
+            operator=target.operator(operator),
+            now=utc_now(),
+        )
+    except PauseRefused as refused:
+        raise CliError(str(refused)) from None
+
+
 @providers_app.command("pause")
 def pause(
     ctx: typer.Context,
@@ -71,18 +93,7 @@ def pause(
     as_json: JsonFlag = False,
 ) -> None:
     """Stop sending creates to NAME: new payouts are stored and held, none is lost or failed."""
-    target = _target(ctx)
-    try:
-        state = pause_provider(
-            target.provider_states,
-            name,
-            known=_configured(target),
-            reason=reason,
-            operator=target.operator(operator),
-            now=utc_now(),
-        )
-    except PauseRefused as refused:
-        raise CliError(str(refused)) from None
+    state = _set_pause(ctx, pause_provider, name, reason, operator)
     _print_state(state, as_json, "paused: new payouts are held, nothing is sent")
 
 
@@ -96,18 +107,7 @@ def resume(
     as_json: JsonFlag = False,
 ) -> None:
     """Send creates to NAME again; the reconcile loop sends its held payouts at a bounded rate."""
-    target = _target(ctx)
-    try:
-        state = resume_provider(
-            target.provider_states,
-            name,
-            known=_configured(target),
-            reason=reason,
-            operator=target.operator(operator),
-            now=utc_now(),
-        )
-    except PauseRefused as refused:
-        raise CliError(str(refused)) from None
+    state = _set_pause(ctx, resume_provider, name, reason, operator)
     _print_state(state, as_json, "resumed: held payouts are sent by the reconcile loop")
 
 
