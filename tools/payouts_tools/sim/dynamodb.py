@@ -39,7 +39,7 @@ Faithful where the store depends on it:
   item, changes nothing and records nothing.
 - Items are copied on the way in and out: no caller shares a mutable dict with the table.
 
-Cost model (``write_units()``, ``write_units_by_index()``), simple and documented:
+Cost model (``write_units()``, ``read_units()``, each also ``..._by_index()``), documented:
 
 - item size = sum over attributes of UTF-8 length of the name + size of the value: strings and
   binaries their byte length, numbers ``ceil(significant digits / 2) + 1``, booleans and nulls 1,
@@ -52,7 +52,12 @@ Cost model (``write_units()``, ``write_units_by_index()``), simple and documente
 - an index write costs ``ceil(projected size / 1 KB)``: an entry added, removed, or updated
   because a projected attribute changed; an index key change is a removal plus an addition; a
   write that changes nothing projected costs the index nothing. Index writes are not doubled
-  inside transactions. Reads are not counted.
+  inside transactions;
+- a read costs ``ceil(bytes / 4 KB)`` read units (at least 1), half that when eventually
+  consistent (every GSI query is): ``GetItem`` the item's size (a missing item costs the
+  minimum), ``Query`` the sum of the sizes of every entry it evaluated (before any filter; an
+  index's entries at their projected size), rounded up once per call (``read_units()``,
+  ``read_units_by_index()``).
 
 Not supported (each raises ``NotImplementedError`` or, for expression syntax, a
 ``ValidationException`` saying so -- never a guess): ``UpdateItem`` and transaction ``Update``
@@ -72,7 +77,7 @@ import itertools
 import re
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,6 +119,7 @@ IDEMPOTENCY_WINDOW_S: Final = 600.0
 
 MAX_ITEM_BYTES: Final = 400 * 1024
 WRITE_UNIT_BYTES: Final = 1024
+READ_UNIT_BYTES: Final = 4096
 
 _TRANSACTION_FACTOR: Final = 2
 _MAX_TRANSACT_ITEMS: Final = 100
@@ -461,6 +467,13 @@ def item_size(item: Mapping[str, AttributeValue]) -> int:
 def _write_units(size: int) -> int:
     """Write units for one write of ``size`` bytes: 1 per started KB, at least 1."""
     return max(1, -(-size // WRITE_UNIT_BYTES))
+
+
+def read_units(size: int, *, consistent: bool) -> float:
+    """Read units for one read of ``size`` bytes: 1 per started 4 KB, at least 1; half that for
+    an eventually consistent read."""
+    units = max(1, -(-size // READ_UNIT_BYTES))
+    return float(units) if consistent else units / 2
 
 
 def _kind(value: AttributeValue) -> str:
@@ -1527,6 +1540,8 @@ class MemoryDynamoDB:
         self._sequence = itertools.count(1)
         self._requests = itertools.count(1)
         self._units: Counter[str] = Counter()
+        self._read_units: defaultdict[str, float] = defaultdict(float)
+        self._transaction_index_units: Counter[str] = Counter()
         self.calls_by_operation: Counter[str] = Counter()
         """How many calls each operation ("PutItem", "Query"...) received, failed ones too."""
         self.exceptions = dynamodb_exceptions()
@@ -1622,11 +1637,32 @@ class MemoryDynamoDB:
         with self._lock:
             return {target: float(units) for target, units in sorted(self._units.items())}
 
+    def index_write_units_in_transactions(self) -> dict[str, float]:
+        """The part of each index's write units written by transactions (counted once, as AWS
+        bills them; DynamoDB Local reports them twice)."""
+        with self._lock:
+            return {
+                target: float(units)
+                for target, units in sorted(self._transaction_index_units.items())
+            }
+
+    def read_units(self) -> float:
+        """Read units consumed so far: tables and indexes together (see the module doc)."""
+        with self._lock:
+            return float(sum(self._read_units.values()))
+
+    def read_units_by_index(self) -> dict[str, float]:
+        """Read units by target, named as in ``write_units_by_index``."""
+        with self._lock:
+            return {target: float(units) for target, units in sorted(self._read_units.items())}
+
     def reset_counters(self) -> None:
-        """Zero ``calls_by_operation`` and the write units."""
+        """Zero ``calls_by_operation``, the write units and the read units."""
         with self._lock:
             self.calls_by_operation.clear()
             self._units.clear()
+            self._read_units.clear()
+            self._transaction_index_units.clear()
 
     def item_count(self, table_name: str) -> int:
         """How many items ``table_name`` holds."""
@@ -1764,6 +1800,8 @@ class MemoryDynamoDB:
         table = self._table(params["TableName"])
         key = table.key_of(_normalise_item(params["Key"], "Key"))
         item = table.items.get(key)
+        consistent = params.get("ConsistentRead") is True
+        self._read_units[table.name] += read_units(table.sizes.get(key, 0), consistent=consistent)
         return {"Item": copy_item(item)} if item is not None else {}
 
     def _delete_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -1804,7 +1842,7 @@ class MemoryDynamoDB:
         forward = params.get("ScanIndexForward", True)
         start = params.get("ExclusiveStartKey")
         start_entry = None if start is None else self._start_entry(table, view, condition, start)
-        return _run_query(
+        answer, evaluated_bytes = _run_query(
             table,
             view,
             condition=condition,
@@ -1814,6 +1852,10 @@ class MemoryDynamoDB:
             forward=forward,
             start_entry=start_entry,
         )
+        target = table.name if view is table.primary else f"{table.name}/{view.name}"
+        consistent = params.get("ConsistentRead") is True
+        self._read_units[target] += read_units(evaluated_bytes, consistent=consistent)
+        return answer
 
     def _start_entry(
         self, table: _Table, view: _View, condition: _KeyCondition, start: Any
@@ -1941,7 +1983,11 @@ class MemoryDynamoDB:
         old_size = table.sizes.get(key, 0)
         self._charge(table.name, max(old_size, new_size), factor)
         for index in table.indexes.values():
-            self._units[f"{table.name}/{index.name}"] += index.move(key, new, new_size)
+            target = f"{table.name}/{index.name}"
+            units = index.move(key, new, new_size)
+            self._units[target] += units
+            if factor != 1:
+                self._transaction_index_units[target] += units
         if new is None:
             if old is None:
                 return
@@ -2083,8 +2129,10 @@ def _run_query(
     limit: int | None,
     forward: bool,
     start_entry: Entry | None,
-) -> dict[str, Any]:
-    """Walk one partition of ``view`` from its bounds (and past ``start_entry``)."""
+) -> tuple[dict[str, Any], int]:
+    """Walk one partition of ``view`` from its bounds (and past ``start_entry``); return the
+    answer and the bytes evaluated (what the query is billed on: before the filter, an index's
+    entries at their projected size)."""
     entries = view.partitions.get(condition.hash_value, [])
     low, high = (0, len(entries)) if condition.range is None else condition.range.bounds(entries)
     if start_entry is not None:
@@ -2097,8 +2145,11 @@ def _run_query(
         positions = positions[:limit]
     found: list[Item] = []
     row: Item = _EMPTY_ITEM
+    evaluated_bytes = 0
     for position in positions:
-        row = table.row(view, view.table_key(condition.hash_value, entries[position]))
+        key = view.table_key(condition.hash_value, entries[position])
+        row = table.row(view, key)
+        evaluated_bytes += view.placed[key].size if isinstance(view, _Index) else table.sizes[key]
         if row_filter is None or row_filter.holds(row):
             found.append(row)
     answer: dict[str, Any] = {"Count": len(found), "ScannedCount": len(positions)}
@@ -2108,7 +2159,7 @@ def _run_query(
         # DynamoDB says where it stopped whenever it stopped at the limit, even at the end.
         names = view.key_names if isinstance(view, _Index) else table.schema.names
         answer["LastEvaluatedKey"] = {name: _copy_value(row[name]) for name in names}
-    return answer
+    return answer, evaluated_bytes
 
 
 def _copied_record(record: Mapping[str, Any]) -> dict[str, Any]:
