@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import ssl
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import httpx
@@ -39,6 +39,9 @@ from payouts.store.provider_state import ProviderStateStore
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
+
+# The most records SQS hands one invocation (the template's IntakeBatchSize is at most 10).
+MAX_BATCH_RECORDS: Final = 10
 
 
 @functools.cache
@@ -77,10 +80,13 @@ def gate() -> ProviderGate:
 @functools.cache
 def io_threads() -> ThreadPoolExecutor:
     """Worker threads for the blocking table and queue calls, kept for the container's life
-    (a per-invocation pool would be torn down, thread by thread, at the end of every batch)."""
-    return ThreadPoolExecutor(
-        max_workers=settings().provider_concurrency, thread_name_prefix="intake-io"
-    )
+    (a per-invocation pool would be torn down, thread by thread, at the end of every batch).
+
+    One per record a batch can hold, so all of a batch's table writes are in flight together:
+    PROVIDER_CONCURRENCY bounds provider creates, and a smaller pool sized by it would queue the
+    table writes too. botocore's connection pool holds as many (max_pool_connections, 10).
+    """
+    return ThreadPoolExecutor(max_workers=MAX_BATCH_RECORDS, thread_name_prefix="intake-io")
 
 
 @functools.cache
