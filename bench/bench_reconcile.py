@@ -51,7 +51,8 @@ from payouts.observability import logger, metrics
 from payouts.providers.base import CreateKind
 from payouts.providers.registry import ProviderFactory
 from payouts.settings import load
-from payouts.settings.reconcile import FindDueSettings, ReconcileSettings
+from payouts.settings.find_due import FindDueSettings
+from payouts.settings.reconcile import ReconcileSettings
 from payouts.store import OrderStore
 from payouts.store.codec import order_to_item
 from payouts.store.orders import CLIENT_CONFIG

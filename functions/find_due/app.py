@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from payouts.domain.order import utc_now
 from payouts.observability import MetricUnit, logger, metrics, tracer
-from payouts.services.reconcile import DueQuery, DueSizing, acquire_lease, find_due
+from payouts.services.due import DueQuery, DueSizing, acquire_lease, find_due
 from payouts.settings import load
-from payouts.settings.reconcile import FindDueSettings
+from payouts.settings.find_due import FindDueSettings
 from payouts.store import OrderStore
 from payouts.store.orders import CLIENT_CONFIG
 

@@ -87,3 +87,14 @@ def test_httpcore_finds_sniffio_instead_of_failing_to_import_it_on_every_lock() 
 
     asyncio.run(take())
     assert "sniffio" in sys.modules
+
+
+def test_find_due_loads_neither_the_providers_nor_the_reconcile_service() -> None:
+    # find_due only takes the lease and reads the due index: the providers' HTTP client, their
+    # port and the per-order rules are the reconcile function's, never needed here.
+    loaded = loaded_modules("find_due", in_lambda=False)
+
+    assert "payouts.services.due" in loaded
+    unneeded = {"httpx", "asyncio", "payouts.providers.base", "payouts.services.reconcile"}
+    assert not unneeded & loaded
+    assert not {name for name in loaded if name.startswith("payouts.settings.reconcile")}

@@ -26,7 +26,8 @@ from payouts.domain.order import Order
 from payouts.providers.base import CreateKind
 from payouts.providers.registry import ProviderFactory
 from payouts.settings import load
-from payouts.settings.reconcile import RECONCILE_LEASE, ReconcileSettings
+from payouts.settings.find_due import RECONCILE_LEASE
+from payouts.settings.reconcile import ReconcileSettings
 from payouts.store import OrderStore, keys
 from payouts.store.codec import to_attribute_values
 from payouts.store.orders import CLIENT_CONFIG

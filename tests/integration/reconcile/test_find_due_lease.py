@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from payouts.domain.status import OrderStatus
-from payouts.services.reconcile import DueQuery, DueSizing, acquire_lease, find_due
+from payouts.services.due import DueQuery, DueSizing, acquire_lease, find_due
 from payouts.store import OrderStore
 from tests.integration.reconcile.reconcile_support import store_order
 from tests.support.moto_store import moto_order_store

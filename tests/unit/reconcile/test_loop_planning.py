@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from payouts.services.reconcile import DuePlan, batched, plan_wait, seconds_until
+from payouts.services.due import DuePlan, batched, plan_wait, seconds_until
 from tests.support.orders import T0
 
 MAX_WAIT = timedelta(seconds=30)

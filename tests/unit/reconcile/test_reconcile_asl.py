@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payouts.settings.reconcile import RECONCILE_LEASE
+from payouts.settings.find_due import RECONCILE_LEASE
 from payouts.store import keys
 from payouts_tools.local.moto_lambda import create_state_machine, placeholders
 from tests.support.cfn import TEMPLATE_PATH, load_template, resource

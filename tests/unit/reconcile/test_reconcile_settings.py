@@ -10,7 +10,8 @@ from payouts.domain.status import OrderStatus
 from payouts.providers.base import CreateKind
 from payouts.services.submission import outcome_status
 from payouts.settings import SettingsError, load
-from payouts.settings.reconcile import FindDueSettings, ReconcileSettings
+from payouts.settings.find_due import FindDueSettings
+from payouts.settings.reconcile import ReconcileSettings
 
 BASE = {"ORDERS_TABLE": "orders", "CALLBACK_BASE_URL": "https://callbacks.example.test/prod"}
 

@@ -608,8 +608,9 @@ def check_known_settings(environment: Mapping[str, str]) -> None:
     """Every name must be a field of some function's settings model: a rename must not turn a
     local timing into a silently ignored variable."""
     from payouts.settings.callbacks import CallbackSettings  # noqa: PLC0415
+    from payouts.settings.find_due import FindDueSettings  # noqa: PLC0415
     from payouts.settings.intake import IntakeSettings  # noqa: PLC0415
-    from payouts.settings.reconcile import FindDueSettings, ReconcileSettings  # noqa: PLC0415
+    from payouts.settings.reconcile import ReconcileSettings  # noqa: PLC0415
     from payouts.settings.status_events import StatusEventsSettings  # noqa: PLC0415
 
     models = (

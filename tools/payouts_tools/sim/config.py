@@ -12,8 +12,9 @@ from typing import Any, Final
 
 from payouts.settings import load
 from payouts.settings.callbacks import CallbackSettings
+from payouts.settings.find_due import FindDueSettings
 from payouts.settings.intake import IntakeSettings
-from payouts.settings.reconcile import FindDueSettings, ReconcileSettings
+from payouts.settings.reconcile import ReconcileSettings
 from payouts_tools.local.template import (
     function_properties,
     load_template,

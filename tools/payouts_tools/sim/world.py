@@ -29,25 +29,17 @@ from payouts.observability import logger, metrics
 from payouts.providers.base import Ack, PayoutProvider
 from payouts.providers.routing import NoRoute, Router
 from payouts.services.callbacks import CallbackPolicy, CallbackRequest, handle_callback
+from payouts.services.due import DuePlan, DueQuery, DueSizing, LeaseGrant, acquire_lease, find_due
 from payouts.services.intake import Disposition, Intake, IntakeMessage, IntakeTimings
 from payouts.services.provider_gate import METRIC_BREAKER_TRIPPED, ProviderGate
 from payouts.services.provider_pause import resume_provider
-from payouts.services.reconcile import (
-    DuePlan,
-    DueQuery,
-    DueSizing,
-    LeaseGrant,
-    ReconcilePolicy,
-    Reconciler,
-    acquire_lease,
-    find_due,
-)
+from payouts.services.reconcile import ReconcilePolicy, Reconciler
 from payouts.services.status_events import (
     PayoutStatusChanged,
     StatusEvent,
     publish_status_events,
 )
-from payouts.settings.reconcile import RECONCILE_LEASE
+from payouts.settings.find_due import RECONCILE_LEASE
 from payouts.store import OrderStore
 from payouts.store.provider_state import ProviderStateStore
 from payouts_tools.sandbox.callbacks import CallbackMessage

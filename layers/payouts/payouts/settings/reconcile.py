@@ -1,4 +1,4 @@
-"""Settings of the reconcile loop's two functions, ``find_due`` and ``reconcile``.
+"""Settings of the reconcile function (``find_due``'s are in ``settings.find_due``).
 
 Every tunable has a safe default and says why it has that value. The loop's own limits (time
 budget, longest Wait, iterations) are not here: they belong to the state machine definition
@@ -14,7 +14,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from payouts.services.backoff import DEFAULT_JITTER, DEFAULT_STEPS_SECONDS, BackoffSchedule
-from payouts.settings.base import CommonSettings, ProviderSettings
+from payouts.settings.base import ProviderSettings
 from payouts.settings.provider_gate import ProviderGateSettings
 
 type NotFoundPolicy = Literal["resend", "escalate"]
@@ -29,10 +29,6 @@ DEFAULT_NOT_FOUND_POLICY: Final[dict[str, NotFoundPolicy]] = {
     "pg_v2": "resend",
     "gateway_v2": "escalate",
 }
-
-# The lease item's name (PK LEASE#reconcile). The state machine's release step and its IAM
-# condition name the same key; tests/unit/reconcile checks that they agree.
-RECONCILE_LEASE: Final = "reconcile"
 
 
 class BackoffSettings(BaseModel):
@@ -62,33 +58,6 @@ class BackoffSettings(BaseModel):
     def schedule(self) -> BackoffSchedule:
         """The schedule these settings describe."""
         return BackoffSchedule.of_seconds(self.backoff_seconds, self.backoff_jitter)
-
-
-class FindDueSettings(CommonSettings):
-    """``find_due``: how much work one loop iteration hands out, and the lease's safety margin."""
-
-    # Orders per ``reconcile`` invocation. With query_concurrency 10 and a 10 s read timeout a
-    # batch of 20 needs at most two rounds of provider calls: well inside the function timeout.
-    reconcile_batch_size: Annotated[int, Field(ge=1, le=100)] = 20
-    # Batches per loop iteration (the Map's items). With the Map's concurrency at 4, 8 batches
-    # take two rounds. Each batch adds 7 history events to its iteration, so this bound (10) is
-    # part of the arithmetic that keeps an execution far below 25,000 events (docs/reconcile.md).
-    reconcile_batches_per_iteration: Annotated[int, Field(ge=1, le=10)] = 8
-    # Added to the execution's time budget for the lease's lifetime: longer than the slowest
-    # single step (a Map round of reconcile invocations at their timeout, with retries), so the
-    # lease never lapses under a live execution, yet short enough that an execution that died
-    # without releasing it blocks the loop only this long.
-    lease_margin_seconds: Annotated[int, Field(ge=60, le=3600)] = 600
-
-    @property
-    def capacity(self) -> int:
-        """Orders one loop iteration can check."""
-        return self.reconcile_batch_size * self.reconcile_batches_per_iteration
-
-    @property
-    def lease_margin(self) -> timedelta:
-        """``lease_margin_seconds`` as a duration."""
-        return timedelta(seconds=self.lease_margin_seconds)
 
 
 class ReconcileSettings(ProviderSettings, BackoffSettings, ProviderGateSettings):
