@@ -61,7 +61,7 @@ Cost model (``write_units()``, ``read_units()``, each also ``..._by_index()``), 
 
 Not supported (each raises ``NotImplementedError`` or, for expression syntax, a
 ``ValidationException`` saying so -- never a guess): ``UpdateItem`` and transaction ``Update``
-actions (nothing in the project uses them), Scan and batch calls, ``ProjectionExpression`` and
+actions (nothing in the project uses them), Scan and batch writes, ``ProjectionExpression`` and
 the legacy parameters (``Expected``, ``KeyConditions``...), nested document paths, ``IN``,
 ``size``/``contains``/``attribute_type``, local secondary indexes, ``ReturnConsumedCapacity``
 other than ``NONE``. Not modelled: 1 MB response pages, GSI replication lag (an index is updated
@@ -122,6 +122,7 @@ WRITE_UNIT_BYTES: Final = 1024
 READ_UNIT_BYTES: Final = 4096
 
 _TRANSACTION_FACTOR: Final = 2
+_MAX_BATCH_GET_KEYS: Final = 100
 _MAX_TRANSACT_ITEMS: Final = 100
 _MAX_TOKEN_LENGTH: Final = 36
 _MAX_NUMBER_DIGITS: Final = 38
@@ -1446,6 +1447,7 @@ _SUPPORTED: Final[Mapping[str, frozenset[str]]] = {
         "PutItem": "TableName Item ReturnValues ReturnConsumedCapacity "
         "ReturnItemCollectionMetrics " + _CONDITIONAL,
         "GetItem": "TableName Key ConsistentRead ReturnConsumedCapacity",
+        "BatchGetItem": "RequestItems ReturnConsumedCapacity",
         "DeleteItem": "TableName Key ReturnValues ReturnConsumedCapacity "
         "ReturnItemCollectionMetrics " + _CONDITIONAL,
         "Query": "TableName IndexName KeyConditionExpression FilterExpression "
@@ -1549,6 +1551,7 @@ class MemoryDynamoDB:
         self._handlers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "PutItem": self._put_item,
             "GetItem": self._get_item,
+            "BatchGetItem": self._batch_get_item,
             "DeleteItem": self._delete_item,
             "Query": self._query,
             "TransactWriteItems": self._transact_write_items,
@@ -1566,6 +1569,10 @@ class MemoryDynamoDB:
     def get_item(self, **kwargs: Any) -> dict[str, Any]:
         """GetItem (ConsistentRead is accepted; every read here is consistent)."""
         return self._make_api_call("GetItem", kwargs)
+
+    def batch_get_item(self, **kwargs: Any) -> dict[str, Any]:
+        """BatchGetItem: every key is answered at once (nothing is left unprocessed)."""
+        return self._make_api_call("BatchGetItem", kwargs)
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
         """DeleteItem."""
@@ -1803,6 +1810,38 @@ class MemoryDynamoDB:
         consistent = params.get("ConsistentRead") is True
         self._read_units[table.name] += read_units(table.sizes.get(key, 0), consistent=consistent)
         return {"Item": copy_item(item)} if item is not None else {}
+
+    def _batch_get_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        _check_params(params, "BatchGetItem")
+        wanted = params["RequestItems"]
+        if sum(len(request.get("Keys", [])) for request in wanted.values()) > _MAX_BATCH_GET_KEYS:
+            raise _validation(
+                "Too many items requested for the BatchGetItem call "
+                f"(at most {_MAX_BATCH_GET_KEYS} keys)"
+            )
+        responses: dict[str, list[Item]] = {}
+        for table_name, request in wanted.items():
+            unsupported = set(request) - {"Keys", "ConsistentRead"}
+            if unsupported:
+                raise NotImplementedError(
+                    f"MemoryDynamoDB does not support {sorted(unsupported)} (BatchGetItem)"
+                )
+            table = self._table(table_name)
+            keys = [table.key_of(_normalise_item(key, "Key")) for key in request["Keys"]]
+            if len(set(keys)) != len(keys):
+                raise _validation("Provided list of item keys contains duplicates")
+            consistent = request.get("ConsistentRead") is True
+            found: list[Item] = []
+            for key in keys:
+                # Billed per item, each rounded up on its own (a missing one at the minimum).
+                self._read_units[table.name] += read_units(
+                    table.sizes.get(key, 0), consistent=consistent
+                )
+                item = table.items.get(key)
+                if item is not None:
+                    found.append(copy_item(item))
+            responses[table_name] = found
+        return {"Responses": responses, "UnprocessedKeys": {}}
 
     def _delete_item(self, params: Mapping[str, Any]) -> dict[str, Any]:
         _check_params(params, "DeleteItem")
