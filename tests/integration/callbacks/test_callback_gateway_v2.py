@@ -393,7 +393,9 @@ def test_the_ack_is_sent_only_after_the_transition_is_stored(
     def refuse(*_: object, **__: object) -> object:
         raise RuntimeError("DynamoDB unavailable")
 
+    # The settling write is one put of the order item (its evidence inside), or a transaction.
     monkeypatch.setattr(aws.client, "transact_write_items", refuse)
+    monkeypatch.setattr(aws.client, "put_item", refuse)
     monkeypatch.setattr(handler, "store", lambda: aws.store)
 
     answer = invoke(handler, load_event("gateway_v2-valid"))

@@ -112,7 +112,6 @@ def test_a_paid_payload_is_not_applied_while_the_provider_says_pending(
     assert evidence.detail["reported"] == {
         "kind": "SUCCEEDED",
         "merchant_order_id": PG_PAYOUT_ID,
-        "provider_order_id": "20261122080000000000000000000001",
         "amount_minor": PG_AMOUNT_MINOR,
         "currency": "INR",
     }

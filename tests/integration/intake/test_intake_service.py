@@ -198,7 +198,9 @@ def test_accepted_create_is_claimed_durably_first_then_submitted(world: World) -
     assert order.provider == "gateway_v2"
     assert order.provider_order_id == "POT1"
     assert order.submit_attempts == 1
-    assert order.next_check_at == order.updated_at + TIMINGS.submitted_first_check
+    # The claim's abandon-check time is kept as the first query (it falls within one wait of
+    # the wanted time), so the due index entry written with the order is never moved.
+    assert order.next_check_at == order.created_at + TIMINGS.stale_submitting_after
     assert world.kinds() == [EvidenceKind.CREATE_SENT, EvidenceKind.CREATE_ANSWER]
     answer = world.store.history("PO-1")[-1]
     assert (answer.from_status, answer.to_status) == (S.SUBMITTING, S.SUBMITTED)
@@ -690,6 +692,9 @@ def test_a_claim_lost_to_the_loop_rescheduling_the_order_is_decided_again(
         return transition(order, to, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(world.store, "transition", loop_writes_first)
+    # Stored RECEIVED by an earlier delivery that died before sending: the redelivery claims it
+    # (a first delivery stores and claims in one write, and has no claim to lose).
+    world.store.create(make_request("PO-1"), world.clock(), None)
 
     disposition = world.deliver(body())
 

@@ -237,7 +237,6 @@ def test_callback_evidence_holds_the_digest_ip_and_report_but_no_signature() -> 
     assert detail["reported"] == {
         "kind": "SUCCEEDED",
         "merchant_order_id": "PO-1",
-        "provider_order_id": "POT1",
         "amount_minor": 50000,
         "currency": "CNY",
     }

@@ -12,7 +12,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from moto import mock_aws
 
-from payouts.store import AlreadyExists, Applied, OrderStore
+from payouts.domain.status import OrderStatus
+from payouts.store import AlreadyExists, Applied, Created, OrderStore
 from payouts.store.orders import CLIENT_CONFIG
 from payouts_tools.sim.dynamodb import MemoryDynamoDB, table_kwargs_from_template
 from payouts_tools.sim.faulty_dynamodb import DynamoFault, FaultyDynamoDB, retries_of
@@ -267,15 +268,28 @@ def test_a_retried_transaction_with_a_token_succeeds_once(
 # ---- the store reads these errors as it reads botocore's -----------------------------------------
 
 
-def test_the_store_takes_a_lost_create_answer_for_the_same_request(
+def test_the_store_takes_its_own_lost_create_answer_as_created(
     faulty: FaultyDynamoDB, script: Script
 ) -> None:
+    # botocore retried a put whose first answer was lost: the condition fails on the item the
+    # first attempt wrote, which is exactly ours. Reporting "already exists" would make intake
+    # treat an order stored claimed for sending as someone else's and never send it.
     script.plan("PutItem", F.RETRIED_SEES_OWN_WRITE)
     store = OrderStore(faulty.as_client(), TABLE)
-    result = store.create(make_request("PO-1"), T0, next_check_at=None)
+    result = store.create(make_request("PO-1"), T0, next_check_at=None, send_to="gateway_v2")
+    assert isinstance(result, Created)
+    assert store.get("PO-1") == result.order
+
+
+def test_a_create_that_finds_another_writers_order_is_not_taken_as_its_own(
+    faulty: FaultyDynamoDB, script: Script
+) -> None:
+    store = OrderStore(faulty.as_client(), TABLE)
+    store.create(make_request("PO-1"), T0, next_check_at=None)
+    result = store.create(make_request("PO-1"), T0, next_check_at=None, send_to="gateway_v2")
     assert isinstance(result, AlreadyExists)
     assert result.same_request is True
-    assert store.get("PO-1") == result.order
+    assert result.order.status is OrderStatus.RECEIVED
 
 
 def test_the_store_retries_a_conflict_cancelled_transition_once_more(

@@ -131,6 +131,7 @@ class Referee:
             stored = _requested_amount(new)
             if stored is not None:
                 self.amounts[payout_id] = stored
+        self._note_evidence_on_order(payout_id, old, new, after.version)
         if before is not None and before.status != after.status:
             if before.status in _TERMINAL and (before.status, after.status) != (
                 "SUCCEEDED",
@@ -142,6 +143,18 @@ class Referee:
             self.violation(f"{payout_id}: {after.status} while the provider paid it")
         if after.status in _TERMINAL and (before is None or before.status not in _TERMINAL):
             self.resolved_at.setdefault(payout_id, now)
+
+    def _note_evidence_on_order(
+        self, payout_id: str, old: Mapping[str, Any] | None, new: Mapping[str, Any], version: int
+    ) -> None:
+        # The change that makes an order terminal carries its evidence on the order item
+        # (``final_evidence``): it counts for this version only if this very write put it there.
+        kept = _text(new, "final_evidence")
+        if kept is None or (old is not None and _text(old, "final_evidence") == kept):
+            return
+        to_status = json.loads(kept).get("to_status")
+        if isinstance(to_status, str):
+            self._evidence.add((payout_id, version, to_status))
 
     def _check_evidence(self) -> None:
         # The evidence is written in the same transaction as the transition, so by the end of

@@ -64,6 +64,21 @@ class Order(BaseModel):
     credited_minor: int | None = Field(default=None, ge=0)
     provider_reference: str | None = None
     paid_at: datetime | None = None
+    # The evidence of the change that first made the order terminal, kept on the order item
+    # itself: that change is one conditional write of one item, atomic with its evidence, instead
+    # of a transaction with a separate evidence item (half the write units). Set once; later
+    # changes (a reversal, an erasure) append evidence items as before.
+    final_evidence: Evidence | None = None
+    # True when the order's first version was already claimed for sending (intake stores and
+    # claims in one write when it sends at once): its first CREATE_SENT record is then derived
+    # from the order itself (``creation_send_evidence``) rather than stored as a separate item.
+    sent_at_creation: bool = False
+    # A random token written by a single-item put (a create, the change that makes the order
+    # terminal): the store tells its own write (answer lost, put retried by botocore) from
+    # another writer's identical write in the same microsecond, which must be reported as a lost
+    # race (for a create claimed for sending: never a second create). Transactions, which carry
+    # an idempotency token of their own, clear it.
+    write_token: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -112,7 +127,44 @@ class Evidence(BaseModel):
     from_status: OrderStatus | None = None
     to_status: OrderStatus | None = None
     actor: str = "system"
+    # Filled by the store: the order version this evidence was written with (None for evidence
+    # appended without a change of the order). Orders the history when two records share a time.
+    order_version: int | None = None
 
     def with_detail(self, **more: Any) -> Evidence:
         """A copy with more detail fields."""
         return self.model_copy(update={"detail": {**self.detail, **more}})
+
+
+def creation_send_evidence(order: Order) -> Evidence | None:
+    """The CREATE_SENT record of an order stored already claimed for sending, built from what
+    the order holds and never changes (its request, fingerprint, provider, creation time); None
+    for any other order."""
+    if not order.sent_at_creation or order.provider is None:
+        return None
+    detail: dict[str, JsonValue] = {
+        "provider": order.provider,
+        "attempt": 1,
+        "merchant_order_no": order.payout_id,
+        "request_fingerprint": order.fingerprint,
+    }
+    if isinstance(order.request, PayoutRequest):
+        detail |= {
+            "amount": order.request.amount.value,
+            "currency": order.request.amount.currency,
+            "method": order.request.method,
+        }
+    return Evidence(
+        kind=EvidenceKind.CREATE_SENT,
+        summary=f"create sent to {order.provider} (stored and claimed in one write)",
+        detail=detail,
+        at=order.created_at,
+        from_status=None,
+        to_status=OrderStatus.SUBMITTING,
+        actor="intake",
+        order_version=1,
+    )
+
+
+# Order names Evidence, which is defined after it.
+Order.model_rebuild()

@@ -71,6 +71,10 @@ SIGNATURE_FIELDS: Final = frozenset({"sign", "signature", "authorization"})
 _ESCALATION_ATTEMPTS: Final = 3
 # Callback fields are kept whole in the evidence up to this size; beyond, an excerpt.
 MAX_EVIDENCE_FIELDS_CHARS: Final = 4096
+# An untrusted callback decides nothing (a query confirms it, and the query's answer is kept): a
+# short excerpt of its fields is enough, and its body's digest says which body it was. The
+# evidence of the change that settles an order is kept on the order item (write units).
+MAX_UNTRUSTED_FIELDS_CHARS: Final = 120
 # Orders that never reached the provider (or were refused by it before anything existed there):
 # no callback about them can be confirmed by a query, so none is made.
 NEVER_SENT: Final = frozenset({OrderStatus.RECEIVED, OrderStatus.REJECTED})
@@ -228,10 +232,18 @@ async def _apply(
     _report(request, order, verdict, outcome)
     if isinstance(outcome, Unchanged):
         record_unapplied(store, outcome.order, evidence)
-    else:
+    elif not settled_by_body(outcome.order, request.body_sha256):
         # Its evidence went in with the write: a retry of the same body is not recorded again.
+        # (When that evidence is on the order item itself, the order is the mark: no write.)
         store.mark_callback_seen(order.payout_id, request.body_sha256, now)
     return provider.ack()
+
+
+def settled_by_body(order: Order, body_sha256: str) -> bool:
+    """True when the evidence kept on ``order`` (of the change that made it terminal) is a
+    callback with exactly this body: a retry of it has nothing new to record."""
+    final = order.final_evidence
+    return final is not None and final.detail.get("body_sha256") == body_sha256
 
 
 def check_envelope(request: CallbackRequest, policy: CallbackPolicy) -> None:
@@ -456,10 +468,11 @@ def callback_evidence(
 ) -> Evidence:
     """The CALLBACK evidence: digest of the raw body, the verified fields (redacted, no
     signature), what they report, the source IP and how the order was found."""
+    # What the adapter read from the body. The provider's own order id is in the fields (and on
+    # the order): not repeated here, the evidence of a settling change is paid for by the byte.
     reported: dict[str, JsonValue] = {
         "kind": event.kind.value,
         "merchant_order_id": event.merchant_order_id,
-        "provider_order_id": event.provider_order_id,
         "amount_minor": event.amount_minor,
         "currency": event.currency,
     }
@@ -473,16 +486,20 @@ def callback_evidence(
         "matched_by": matched_by,
         "reported": reported,
         "applied": "callback",
-        **_fields_detail(event.fields),
+        **_fields_detail(
+            event.fields,
+            MAX_EVIDENCE_FIELDS_CHARS if event.trusted else MAX_UNTRUSTED_FIELDS_CHARS,
+        ),
     }
-    if not event.figures.is_empty:
-        # The figures as read (and why any was not), beside the raw fields they came from.
+    if event.trusted and not event.figures.is_empty:
+        # The figures as read (and why any was not), beside the raw fields they came from. An
+        # untrusted body's figures are never used: the confirming query's are (its detail).
         detail["figures"] = event.figures.evidence()
     trust = "signed" if event.trusted else "untrusted"
     return Evidence(
         kind=EvidenceKind.CALLBACK,
         summary=f"{event.provider} callback ({trust}) reports {event.kind.value}",
-        detail=detail,
+        detail={key: value for key, value in detail.items() if value is not None},
         at=now,
     )
 
@@ -495,6 +512,8 @@ def record_unapplied(store: OrderStore, order: Order, evidence: Evidence) -> Non
     fields) is kept, so it stays visible.
     """
     digest = evidence.detail.get("body_sha256")
+    if isinstance(digest, str) and settled_by_body(order, digest):
+        return
     if isinstance(digest, str):
         store.record_callback_once(order.payout_id, evidence, digest)
     else:
@@ -529,19 +548,19 @@ def _without_signatures(value: JsonValue) -> JsonValue:
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def _fields_detail(fields: Mapping[str, object]) -> dict[str, JsonValue]:
+def _fields_detail(fields: Mapping[str, object], limit: int) -> dict[str, JsonValue]:
     # A round trip through JSON turns what the adapters parsed (Decimal, tuples) into plain JSON.
     plain: JsonValue = json.loads(json.dumps(dict(fields), default=str))
     redacted = redact(plain)
     text = json.dumps(redacted, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    if len(text) > MAX_EVIDENCE_FIELDS_CHARS:
-        return {"fields_excerpt": text[:MAX_EVIDENCE_FIELDS_CHARS]}
+    if len(text) > limit:
+        return {"fields_excerpt": text[:limit]}
     return {"fields": redacted}
 
 
 def _query_detail(answer: QueryOutcome) -> dict[str, JsonValue]:
     raw = answer.raw
-    return {
+    detail: dict[str, JsonValue] = {
         "kind": answer.kind.value,
         "reason": answer.reason,
         "provider_order_id": answer.provider_order_id,
@@ -552,8 +571,12 @@ def _query_detail(answer: QueryOutcome) -> dict[str, JsonValue]:
         "http_status": raw.http_status,
         "code": raw.code,
         "message": raw.message,
-        "body_excerpt": raw.body_excerpt,
+        # The excerpt is kept where it is the only record of what was said (an answer that was
+        # not understood); an understood one is fully stated by the fields above. This detail is
+        # kept on the order item, where every byte is paid by each later write.
+        "body_excerpt": raw.body_excerpt if answer.kind is QueryKind.UNKNOWN else None,
     }
+    return {key: value for key, value in detail.items() if value is not None}
 
 
 def _no_answer(reason: str) -> QueryOutcome:

@@ -57,7 +57,7 @@ from payouts.providers.base import (
 )
 from payouts.providers.routing import NoRoute, Router
 from payouts.services.provider_gate import ProviderGate
-from payouts.services.submission import create_answer_evidence
+from payouts.services.submission import create_answer_evidence, first_check_at
 from payouts.settings.intake import IntakeSettings
 from payouts.store import AlreadyExists, Applied, Created, OrderStore, WriteResult
 
@@ -307,6 +307,11 @@ class Intake:
             return await self._take(request, message)
 
     async def _take(self, request: PayoutRequest, message: IntakeMessage) -> Disposition:
+        sent = await self._store_claimed_and_send(request)
+        if isinstance(sent, AlreadyExists):
+            return await self._redelivered(sent, request_fingerprint(request), message)
+        if sent is not None:
+            return sent
         now = self._clock()
         stored = await self._blocking(
             self._store.create, request, now, now + self._timings.received_grace
@@ -316,6 +321,49 @@ class Intake:
             logger.info("order received", message_id=message.message_id)
             return await self._send(stored.order)
         return await self._redelivered(stored, request_fingerprint(request), message)
+
+    async def _store_claimed_and_send(
+        self, request: PayoutRequest
+    ) -> Disposition | AlreadyExists | None:
+        """The common case in one write: a routable request for a provider that is not paused
+        is stored already claimed for sending (SUBMITTING, durable before the HTTP call), and its
+        create goes out at once. An order already stored is returned for the caller to judge;
+        None when this does not apply (unroutable, paused): the caller then stores RECEIVED and
+        decides step by step as before."""
+        route = self._router.route(request)
+        if isinstance(route, NoRoute):
+            return None
+        if await self._blocking(self._gate.pause_of, route) is not None:
+            return None
+        try:
+            provider = self._providers.provider(route)
+        except Exception:  # noqa: BLE001 - decided again, and raised, by the step-by-step path
+            # A missing secret or base URL: the step-by-step path stores the order RECEIVED
+            # (so it is visible and followed) and fails the message with the same error.
+            return None
+        async with self._sending:
+            now = self._clock()
+            stored = await self._blocking(
+                self._store.create,
+                request,
+                now,
+                now + self._timings.stale_submitting_after,
+                send_to=provider.name,
+            )
+            if not isinstance(stored, Created):
+                return stored
+            claimed = stored.order
+            if self._clock() > claimed.updated_at + self._timings.send_within:
+                # The put itself took too long (retries, a frozen container): the loop could
+                # judge the claim stale mid-flight. It provably never left.
+                return await self._release_unsent(claimed)
+            logger.info("order received and claimed for sending", provider=provider.name)
+            outcome = await self._create(provider, claimed)
+        try:
+            return await self._record(claimed, provider.name, outcome)
+        finally:
+            # Also when recording raised (NOT_SENT raises RetryLater): the breaker counts creates.
+            await self._blocking(self._gate.observe_create, provider.name, outcome.kind)
 
     # ---- existing orders ------------------------------------------------------------------------
 
@@ -540,7 +588,7 @@ class Intake:
 
     async def _record(self, order: Order, provider: str, outcome: CreateOutcome) -> Disposition:
         now = self._clock()
-        target, changes = self._next_state(outcome, now)
+        target, changes = self._next_state(order, outcome, now)
         evidence = create_answer_evidence(provider, outcome, "intake", now)
         result = await self._blocking(
             self._store.transition, order, target, evidence, now, **changes
@@ -573,7 +621,7 @@ class Intake:
         return _DISPOSITIONS[outcome.kind]
 
     def _next_state(
-        self, outcome: CreateOutcome, now: datetime
+        self, order: Order, outcome: CreateOutcome, now: datetime
     ) -> tuple[OrderStatus, dict[str, Any]]:
         timings = self._timings
         reason = truncate(outcome.reason, MAX_REASON_CHARS)
@@ -582,7 +630,9 @@ class Intake:
                 return S.SUBMITTED, {
                     "provider_order_id": outcome.provider_order_id,
                     "status_reason": reason,
-                    "next_check_at": now + timings.submitted_first_check,
+                    "next_check_at": first_check_at(
+                        order.next_check_at, now, timings.submitted_first_check
+                    ),
                 }
             case CreateKind.REJECTED:
                 return S.REJECTED, {"status_reason": reason}

@@ -7,6 +7,7 @@ missing, not NULL, for the sparse indexes to stay sparse.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +29,17 @@ if TYPE_CHECKING:
 else:
     Item = dict
     ReadItem = Mapping
+
+# While a deployed stack migrates from the "by-status-day" index to "by-day"
+# (docs/table-migration.md), orders also carry the old index's attributes, so the old index stays
+# complete until it is removed. The template sets it from its LegacyStatusIndex parameter.
+LEGACY_STATUS_INDEX_VARIABLE = "LEGACY_STATUS_INDEX"
+
+
+def legacy_status_index() -> bool:
+    """Whether orders are written (and listed) for the legacy by-status-day index too."""
+    return os.environ.get(LEGACY_STATUS_INDEX_VARIABLE, "false").lower() == "true"
+
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -98,16 +110,21 @@ def order_to_item(order: Order) -> Item:
         "provider": order.provider,
         "provider_order_id": order.provider_order_id,
         "status_reason": order.status_reason,
-        "check_attempts": order.check_attempts,
-        "submit_attempts": order.submit_attempts,
-        "needs_review": order.needs_review,
+        # Zero counters and a cleared flag are left out (read back as 0 / False): bytes every
+        # write of the order pays for.
+        "check_attempts": order.check_attempts or None,
+        "submit_attempts": order.submit_attempts or None,
+        "needs_review": order.needs_review or None,
         "review_reason": order.review_reason,
         "closed_by": order.closed_by,
         "personal_data_erased_at": _time_or_none(order.personal_data_erased_at),
         "failure_reported_at": _time_or_none(order.failure_reported_at),
+        "final_evidence": _final_evidence_json(order.final_evidence),
+        "sent_at_creation": order.sent_at_creation or None,
+        "write_token": order.write_token,
         **{name: getattr(order, name) for name in _FIGURE_FIELDS},
         **{name: _time_or_none(getattr(order, name)) for name in _TIME_FIELDS},
-        **_denormalised_request(order),
+        **(_denormalised_request(order) if legacy_status_index() else {}),
         **_index_attributes(order),
     }
     return to_attribute_values(values)
@@ -141,8 +158,23 @@ def order_from_item(item: ReadItem) -> Order:
         last_sent_at=_parse_or_none(values.get("last_sent_at")),
         failure_reported_at=_parse_or_none(values.get("failure_reported_at")),
         paid_at=_parse_or_none(values.get("paid_at")),
+        final_evidence=_final_evidence_from_json(values.get("final_evidence")),
+        sent_at_creation=values.get("sent_at_creation", False),
+        write_token=values.get("write_token"),
         **{name: values.get(name) for name in _FIGURE_FIELDS},
     )
+
+
+def _final_evidence_json(evidence: Evidence | None) -> str | None:
+    # Compact JSON in one string attribute: every byte of it is paid by each later write of the
+    # order, and none of it is ever queried on.
+    if evidence is None:
+        return None
+    return evidence.model_dump_json(exclude_defaults=True)
+
+
+def _final_evidence_from_json(text: str | None) -> Evidence | None:
+    return Evidence.model_validate_json(text) if text else None
 
 
 def evidence_to_item(payout_id: str, evidence: Evidence, unique: str, version: int | None) -> Item:
@@ -175,12 +207,13 @@ def evidence_from_item(item: ReadItem) -> Evidence:
             "from_status": values.get("from_status"),
             "to_status": values.get("to_status"),
             "actor": values.get("actor", "system"),
+            "order_version": values.get("order_version"),
         }
     )
 
 
 def _denormalised_request(order: Order) -> dict[str, Any]:
-    # Top-level copies for the ops index projection (listing without reading every item).
+    # Top-level copies for the legacy by-status-day projection (only while migrating).
     if order.request is None:
         return {}
     return {
@@ -199,10 +232,12 @@ def _request_from_json(text: str | None, *, erased: bool) -> PayoutRequest | Era
 
 
 def _index_attributes(order: Order) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "status_pk": keys.status_partition(order.status.value, order.created_at),
-        "status_sk": f"{keys.timestamp(order.created_at)}#{order.payout_id}",
-    }
+    # by-day: written with the order's first version and never moved (its range key is the
+    # order's own created_at), so no transition writes the index.
+    attributes: dict[str, Any] = {"day_pk": keys.day_partition(order.created_at, order.payout_id)}
+    if legacy_status_index():
+        attributes["status_pk"] = keys.status_partition(order.status.value, order.created_at)
+        attributes["status_sk"] = f"{keys.timestamp(order.created_at)}#{order.payout_id}"
     if not is_terminal(order.status) and order.next_check_at is not None:
         attributes["due_pk"] = keys.due_shard(order.payout_id)
         attributes["due_sk"] = keys.due_sort_key(order.next_check_at, order.payout_id)

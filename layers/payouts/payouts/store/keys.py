@@ -10,7 +10,10 @@
 - breaker marks:  PK = BREAKER#<name>, SK = <time>#<random>     (one per failed create; TTL)
 - GSI "due" (sparse, only while the order is not terminal): due_pk = DUE#<shard>,
   due_sk = <next_check_at>#<id>
-- GSI "by-status-day": status_pk = <status>#<created day>, status_sk = <created_at>#<id>
+- GSI "by-day": day_pk = DAY#<created day>#<shard>, range key the order's own ``created_at``
+  (written once at create, never moved: it is keyed on nothing that changes)
+- GSI "by-status-day" (legacy, only while a deployed stack migrates to "by-day"; see
+  docs/table-migration.md): status_pk = <status>#<created day>, status_sk = <created_at>#<id>
 - GSI "by-provider-ref": provider_ref = <provider>#<provider order id>
 - GSI "review" (sparse, only while needs_review): review_pk = REVIEW, review_sk = <updated_at>#<id>
 - GSI "erasable" (sparse, only while an order is terminal and still holds personal data):
@@ -34,6 +37,7 @@ REVIEW_PK: Final = "REVIEW"
 
 DUE_INDEX: Final = "due"
 STATUS_INDEX: Final = "by-status-day"
+DAY_INDEX: Final = "by-day"
 PROVIDER_REF_INDEX: Final = "by-provider-ref"
 REVIEW_INDEX: Final = "review"
 ERASABLE_INDEX: Final = "erasable"
@@ -41,6 +45,11 @@ ERASABLE_INDEX: Final = "erasable"
 # Due orders are spread over a few partitions so no single one runs hot. Writers and readers must
 # agree on this number: changing it needs a re-key of every unresolved order.
 DUE_SHARDS: Final = 8
+
+# Orders created on one day are spread over this many by-day partitions, so that at 1,000 payouts
+# a second no partition takes more than about 63 writes a second (docs/table-design.md). Readers
+# query every shard of a day; changing the number needs a re-key of every order.
+DAY_SHARDS: Final = 16
 
 _TIMESTAMP_LENGTH: Final = len("2026-01-01T00:00:00.000000Z")
 
@@ -140,6 +149,17 @@ def due_upper_bound(now: datetime) -> str:
 def status_partition(status: str, created_at: datetime) -> str:
     """by-status-day partition: a status on the day the order was created."""
     return f"{status}#{created_at.astimezone(UTC):%Y-%m-%d}"
+
+
+def day_partition(created_at: datetime, payout_id: str) -> str:
+    """by-day partition of an order: its creation day (UTC) and a stable shard of its id."""
+    digest = hashlib.sha256(payout_id.encode()).digest()
+    return f"DAY#{created_at.astimezone(UTC):%Y-%m-%d}#{digest[1] % DAY_SHARDS}"
+
+
+def day_partitions(day: datetime) -> list[str]:
+    """Every by-day partition of one creation day (UTC)."""
+    return [f"DAY#{day.astimezone(UTC):%Y-%m-%d}#{shard}" for shard in range(DAY_SHARDS)]
 
 
 def provider_ref(provider: str, provider_order_id: str) -> str:

@@ -7,13 +7,14 @@ locking), in one transaction with the evidence item that justifies it. A lost ra
 
 from __future__ import annotations
 
+import heapq
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import groupby, islice
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.config import Config
@@ -21,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from payouts.domain.errors import IllegalTransition
 from payouts.domain.fingerprint import request_fingerprint
-from payouts.domain.order import Evidence, Order
+from payouts.domain.order import Evidence, Order, creation_send_evidence
 from payouts.domain.request import PayoutRequest
 from payouts.domain.status import OrderStatus, can_transition
 from payouts.store import keys
@@ -29,6 +30,7 @@ from payouts.store.codec import (
     evidence_from_item,
     evidence_to_item,
     from_attribute_values,
+    legacy_status_index,
     order_from_item,
     order_to_item,
     to_attribute_values,
@@ -41,7 +43,15 @@ if TYPE_CHECKING:
 # botocore's standard mode retries throttling (and transient 5xx) with jittered exponential
 # backoff (max_attempts counts the retries: 7 attempts in all); conditional-check failures are
 # never retried, they are answers.
-CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 6})
+# No client-side parameter validation (a tenth of a call's CPU): our own code builds every
+# parameter, a misspelt name still raises before anything is sent and DynamoDB refuses a malformed
+# value (tests/unit/store/test_client_config.py). A fixed User-Agent: botocore otherwise rebuilds
+# and sanitises its own, character by character, twice per request.
+CLIENT_CONFIG: Final = Config(
+    retries={"mode": "standard", "max_attempts": 6},
+    parameter_validation=False,
+    user_agent="payouts",
+)
 
 # A transaction cancelled for a reason other than our condition (a concurrent transaction on the
 # same item, throttling) is retried a few times with jitter before it is reported.
@@ -175,13 +185,32 @@ class OrderStore:
     # ---- create -------------------------------------------------------------------------------
 
     def create(
-        self, request: PayoutRequest, now: datetime, next_check_at: datetime | None
+        self,
+        request: PayoutRequest,
+        now: datetime,
+        next_check_at: datetime | None,
+        *,
+        send_to: str | None = None,
     ) -> CreateResult:
         """Store a new RECEIVED order for ``request``, or return the one already stored.
+
+        With ``send_to`` the order is stored already claimed for sending to that provider
+        (SUBMITTING, first attempt, sent now; ``next_check_at`` is then when the reconcile loop
+        treats the send as abandoned): the create and the claim in one write, still durable
+        before the HTTP call, for a caller that sends at once.
 
         One conditional put (``attribute_not_exists``); on conflict DynamoDB returns the existing
         item in the same call, and its fingerprint tells "same request again" from "different".
         """
+        claim: dict[str, Any] = {}
+        if send_to is not None:
+            claim = {
+                "status": OrderStatus.SUBMITTING,
+                "provider": send_to,
+                "submit_attempts": 1,
+                "last_sent_at": now,
+                "sent_at_creation": True,
+            }
         order = Order(
             payout_id=request.payout_id,
             request=request,
@@ -192,7 +221,8 @@ class OrderStore:
             updated_at=now,
             next_check_at=next_check_at,
             first_unresolved_at=now,
-        )
+            write_token=self._unique()[:16],
+        ).model_copy(update=claim)
         existing = self._put_new(order)
         if existing is None:
             return Created(order)
@@ -213,6 +243,7 @@ class OrderStore:
             status_reason=reason,
             created_at=now,
             updated_at=now,
+            write_token=self._unique()[:16],
         )
         existing = self._put_new(order)
         if existing is None:
@@ -220,10 +251,11 @@ class OrderStore:
         return AlreadyExists(existing, same_request=False)
 
     def _put_new(self, order: Order) -> Order | None:
+        item = order_to_item(order)
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=order_to_item(order),
+                Item=item,
                 ConditionExpression="attribute_not_exists(PK)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -231,6 +263,9 @@ class OrderStore:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
             old = _returned_item(dict(error.response))
+            if old is not None and _same_item(old, item):
+                # botocore retried a put whose first answer was lost: the order is ours.
+                return None
             return order_from_item(old) if old else self._must_get(order.payout_id)
         return None
 
@@ -262,7 +297,19 @@ class OrderStore:
             ),
             "ConsistentRead": True,
         }
-        return [evidence_from_item(item) for item in self._query_all(query)]
+        found = [evidence_from_item(item) for item in self._query_all(query)]
+        order = self.get(payout_id)
+        if order is not None:
+            # Records kept on the order item itself: the first send of an order stored already
+            # claimed, and the evidence of the change that made it terminal.
+            found.extend(
+                evidence
+                for evidence in (creation_send_evidence(order), order.final_evidence)
+                if evidence is not None
+            )
+            # Time order; records of one instant by the order version they were written with.
+            found.sort(key=lambda evidence: (evidence.at, evidence.order_version or 0))
+        return found
 
     # ---- write --------------------------------------------------------------------------------
 
@@ -277,11 +324,24 @@ class OrderStore:
         if not can_transition(order.status, to):
             raise IllegalTransition(f"{order.payout_id}: {order.status} -> {to} is not allowed")
         updated = order.model_copy(
-            update={"status": to, "version": order.version + 1, "updated_at": now, **changes}
+            update={
+                "status": to,
+                "version": order.version + 1,
+                "updated_at": now,
+                "write_token": None,
+                **changes,
+            }
         )
         if updated.is_terminal:
             updated = updated.model_copy(update={"next_check_at": None})
-        stamped = evidence.model_copy(update={"from_status": order.status, "to_status": to})
+        stamped = evidence.model_copy(
+            update={"from_status": order.status, "to_status": to, "order_version": updated.version}
+        )
+        if updated.is_terminal and order.final_evidence is None:
+            # The change that makes an order terminal keeps its evidence on the order item: one
+            # conditional write of one item (atomic by itself), not a transaction of two.
+            final = {"final_evidence": stamped, "write_token": self._unique()[:16]}
+            return self._put_order(order, updated.model_copy(update=final))
         return self._write(order, updated, stamped)
 
     def update(
@@ -292,7 +352,7 @@ class OrderStore:
         if "status" in changes:
             raise IllegalTransition("use transition() to change an order's status")
         updated = order.model_copy(
-            update={"version": order.version + 1, "updated_at": now, **changes}
+            update={"version": order.version + 1, "updated_at": now, "write_token": None, **changes}
         )
         return self._write(order, updated, evidence)
 
@@ -415,6 +475,32 @@ class OrderStore:
                 }
             )
         return self._transact(items, after)
+
+    def _put_order(self, before: Order, after: Order) -> WriteResult:
+        """Write ``after`` in place of ``before`` if it is still exactly as read: one item, no
+        transaction (its evidence, if any, is inside it)."""
+        item = order_to_item(after)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="#status = :status AND #version = :version",
+                ExpressionAttributeNames={"#status": "status", "#version": "version"},
+                ExpressionAttributeValues=to_attribute_values(
+                    {":status": before.status.value, ":version": before.version}
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            old = _returned_item(dict(error.response))
+            if old is not None and _same_item(old, item):
+                # botocore retried a put whose first answer was lost, and the first one had
+                # already written exactly this: it is ours, not a lost race.
+                return Applied(after)
+            return Stale(order_from_item(old) if old else self.get(after.payout_id))
+        return Applied(after)
 
     def _transact(self, items: list[TransactWriteItemTypeDef], after: Order) -> WriteResult:
         """Run one logical write. ``Stale`` means someone else won (our condition failed); a
@@ -542,9 +628,25 @@ class OrderStore:
     def list_by_status(
         self, status: OrderStatus, first_day: datetime, last_day: datetime, limit: int = 100
     ) -> list[OrderSummary]:
-        """Orders in ``status`` created between two days (inclusive), newest day first."""
+        """Orders in ``status`` created between two days (inclusive), newest first (by creation
+        time, then id), at most ``limit``.
+
+        From the by-day index: each day's 16 shards merged newest first, the orders read by
+        BatchGetItem (100 at a time, only as many as the limit needs) and kept when in
+        ``status``. While a stack migrates (``LEGACY_STATUS_INDEX=true``), from by-status-day.
+        """
         found: list[OrderSummary] = []
         day = last_day.astimezone(UTC)
+        if not legacy_status_index():
+            while day.date() >= first_day.astimezone(UTC).date() and len(found) < limit:
+                in_day = _merged_payout_ids(
+                    [self._query_all(query) for query in _day_queries(self._table, day, True)],
+                    newest_first=True,
+                )
+                in_status = (o for o in _read_lazily(in_day, self._get_many) if o.status is status)
+                found.extend(order_summary(o) for o in islice(in_status, limit - len(found)))
+                day -= timedelta(days=1)
+            return found
         while day.date() >= first_day.astimezone(UTC).date() and len(found) < limit:
             query: QueryInputTypeDef = {
                 "TableName": self._table,
@@ -581,13 +683,24 @@ class OrderStore:
     def orders_created_on(
         self, status: OrderStatus, day: datetime, provider: str | None = None
     ) -> list[Order]:
-        """Every order in ``status`` created on ``day`` (UTC), oldest first, whole (money figures
-        included), optionally only ``provider``'s.
+        """Every order in ``status`` created on ``day`` (UTC), oldest first (by creation time,
+        then id), whole (money figures included), optionally only ``provider``'s.
 
-        The by-status-day index gives the ids (it does not project the figures, and a changed
-        projection would mean rebuilding the index on a live table); the orders are then read by
-        BatchGetItem, 100 keys a call. Never a Scan: one partition per status and day.
+        The by-day index gives the ids of every order of the day (its 16 shards, merged), the
+        orders are read by BatchGetItem, 100 keys a call, and filtered here by status and
+        provider. While a stack migrates (``LEGACY_STATUS_INDEX=true``), the by-status-day index
+        gives the ids instead (one partition per status and day). Never a Scan.
         """
+        if not legacy_status_index():
+            in_day = _merged_payout_ids(
+                [self._query_all(query) for query in _day_queries(self._table, day, False)],
+                newest_first=False,
+            )
+            return [
+                order
+                for order in _read_lazily(in_day, self._get_many)
+                if order.status is status and (provider is None or order.provider == provider)
+            ]
         query: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": keys.STATUS_INDEX,
@@ -744,6 +857,10 @@ def _cancellation_reasons(error: ClientError) -> list[Mapping[str, Any]]:
     return list(reasons) if isinstance(reasons, list) else []
 
 
+def _same_item(stored: Mapping[str, Any], written: Mapping[str, Any]) -> bool:
+    return from_attribute_values(stored) == from_attribute_values(written)
+
+
 def _returned_item(response: Mapping[str, Any]) -> Mapping[str, Any] | None:
     # ReturnValuesOnConditionCheckFailure=ALL_OLD puts the existing item beside the error.
     item = response.get("Item")
@@ -759,3 +876,70 @@ def _old_order(error: ClientError) -> Order | None:
 def _retryable(reasons: list[str]) -> bool:
     # Cancelled for throughput or a concurrent transaction on the same item: worth another try.
     return set(reasons) <= _RETRYABLE_CANCELLATIONS | {"None"}
+
+
+# ---- ops reads through by-day ------------------------------------------------------------------
+
+
+def order_summary(order: Order) -> OrderSummary:
+    """An order reduced to its listing row."""
+    request = order.request
+    return OrderSummary(
+        payout_id=order.payout_id,
+        status=order.status,
+        provider=order.provider,
+        provider_order_id=order.provider_order_id,
+        amount_value=request.amount.value if request else None,
+        currency=request.amount.currency if request else None,
+        method=request.method if request else None,
+        needs_review=order.needs_review,
+        updated_at=order.updated_at,
+    )
+
+
+def _day_queries(table: str, day: datetime, newest_first: bool) -> list[QueryInputTypeDef]:
+    """One by-day query per shard of ``day``, each in creation order (the index's range key)."""
+    return [
+        {
+            "TableName": table,
+            "IndexName": keys.DAY_INDEX,
+            "KeyConditionExpression": "day_pk = :pk",
+            "ExpressionAttributeValues": to_attribute_values({":pk": partition}),
+            "ScanIndexForward": not newest_first,
+        }
+        for partition in keys.day_partitions(day)
+    ]
+
+
+def _merged_payout_ids(
+    shards: Iterable[Iterable[Mapping[str, Any]]], *, newest_first: bool
+) -> Iterator[str]:
+    """The ids in the shards' index entries, merged lazily in (created_at, payout_id) order.
+
+    Each shard comes sorted by created_at only (entries with equal range keys come in no
+    promised order), so entries are merged on created_at and each run of equal times is sorted
+    by id: the order by-status-day's ``<created_at>#<id>`` sort key gave.
+    """
+    entries = heapq.merge(
+        *(map(_created_and_id, shard) for shard in shards),
+        key=lambda entry: entry[0],
+        reverse=newest_first,
+    )
+    for _, same_time in groupby(entries, key=lambda entry: entry[0]):
+        for _, payout_id in sorted(same_time, reverse=newest_first):
+            yield payout_id
+
+
+def _created_and_id(item: Mapping[str, Any]) -> tuple[str, str]:
+    values = from_attribute_values(item)
+    return str(values["created_at"]), keys.payout_id_from_pk(values["PK"])
+
+
+def _read_lazily(
+    payout_ids: Iterator[str], read: Callable[[list[str]], dict[str, Order]]
+) -> Iterator[Order]:
+    """The orders with these ids, in the ids' order, read ``_BATCH_GET_KEYS`` at a time only as
+    the caller asks for more (an id whose order is gone is skipped)."""
+    while chunk := list(islice(payout_ids, _BATCH_GET_KEYS)):
+        found = read(chunk)
+        yield from (found[payout_id] for payout_id in chunk if payout_id in found)
