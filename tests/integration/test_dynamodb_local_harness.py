@@ -56,10 +56,10 @@ def test_the_table_is_created_with_the_templates_indexes_and_stream(
 
     assert {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])} == {
         "due",
-        "by-status-day",
         "by-provider-ref",
         "review",
         "erasable",
+        "by-day",
     }
     assert description.get("StreamSpecification") == {
         "StreamEnabled": True,

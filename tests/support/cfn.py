@@ -7,7 +7,7 @@ PyYAML only, so the local stack can import it too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -173,16 +173,25 @@ def resource(template: Template, logical_id: str) -> dict[str, Any]:
     return found
 
 
-def table_create_kwargs(template: Template, logical_id: str, table_name: str) -> dict[str, Any]:
+def table_create_kwargs(
+    template: Template,
+    logical_id: str,
+    table_name: str,
+    parameters: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Turn the ``AWS::DynamoDB::Table`` ``logical_id``'s own properties into create_table kwargs.
 
     Keys, indexes, billing mode and tags are passed as declared; the stream and SSE
     specifications are translated to the API's shapes. Properties create_table has no argument
     for (PITR, TTL...) and deletion protection (so tests can delete their tables) are dropped.
-    ``Ref``s to parameters resolve to their defaults.
+    ``Ref``s to parameters resolve to ``parameters`` (given as CloudFormation passes them:
+    strings), else to their defaults; ``Fn::If`` on the template's conditions (``Fn::Equals``,
+    ``Fn::Not``, ``Fn::And``, ``Fn::Or`` over parameters) picks its branch, and
+    ``AWS::NoValue`` removes what it stands for, so a conditional index is there or not.
 
     Raises ``ValueError`` for a resource of another type, a property this function has not been
-    taught, or an intrinsic function it cannot resolve.
+    taught, a parameter the template does not declare, or an intrinsic function it cannot
+    resolve.
     """
     table = resource(template, logical_id)
     if table.get("Type") != "AWS::DynamoDB::Table":
@@ -204,7 +213,11 @@ def table_create_kwargs(template: Template, logical_id: str, table_name: str) ->
         kwargs["StreamSpecification"] = _stream_specification(properties["StreamSpecification"])
     if "SSESpecification" in properties:
         kwargs["SSESpecification"] = _sse_specification(properties["SSESpecification"])
-    resolved: dict[str, Any] = _resolve_parameter_refs(kwargs, template)
+    given = dict(parameters or {})
+    unknown_parameters = set(given) - set(template.get("Parameters", {}))
+    if unknown_parameters:
+        raise ValueError(f"no such parameters in the template: {sorted(unknown_parameters)}")
+    resolved: dict[str, Any] = _resolve_parameter_refs(kwargs, template, given)
     return resolved
 
 
@@ -222,20 +235,75 @@ def _sse_specification(cfn_spec: dict[str, Any]) -> dict[str, Any]:
     return api_spec
 
 
-def _resolve_parameter_refs(node: CfnNode, template: Template) -> CfnNode:
-    """Replace ``{"Ref": <parameter>}`` by the parameter's default; refuse other intrinsics."""
+class _NoValue:
+    """``AWS::NoValue``: what it stands for is removed from its list or mapping."""
+
+
+_NO_VALUE: Final = _NoValue()
+
+
+def _resolve_parameter_refs(
+    node: CfnNode, template: Template, parameters: Mapping[str, str]
+) -> CfnNode:
+    """Replace ``{"Ref": <parameter>}`` by its value and ``Fn::If`` by its branch (see
+    ``table_create_kwargs``); refuse other intrinsics."""
     if isinstance(node, list):
-        return [_resolve_parameter_refs(item, template) for item in node]
+        items = [_resolve_parameter_refs(item, template, parameters) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
     if not isinstance(node, dict):
         return node
     if set(node) == {"Ref"}:
-        return _parameter_default(template, node["Ref"])
+        if node["Ref"] == "AWS::NoValue":
+            return _NO_VALUE
+        return _parameter_value(template, node["Ref"], parameters)
+    if set(node) == {"Fn::If"}:
+        condition, when_true, when_false = node["Fn::If"]
+        chosen = when_true if _condition(template, condition, parameters) else when_false
+        return _resolve_parameter_refs(chosen, template, parameters)
     if any(key.startswith("Fn::") or key == "Condition" for key in node):
         raise ValueError(f"cannot resolve {node} outside CloudFormation")
-    return {key: _resolve_parameter_refs(value, template) for key, value in node.items()}
+    resolved = {
+        key: _resolve_parameter_refs(value, template, parameters) for key, value in node.items()
+    }
+    return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
 
 
-def _parameter_default(template: Template, name: str) -> CfnNode:
+def _condition(template: Template, name: str, parameters: Mapping[str, str]) -> bool:
+    conditions = template.get("Conditions", {})
+    if name not in conditions:
+        raise ValueError(f"cannot resolve condition {name!r}: the template has none by that name")
+    return _truth(template, conditions[name], parameters)
+
+
+def _truth(template: Template, node: CfnNode, parameters: Mapping[str, str]) -> bool:
+    """A condition's value: Fn::Equals (compared as strings, as CloudFormation passes
+    parameters), Fn::Not, Fn::And, Fn::Or, or another condition by name."""
+    if isinstance(node, dict) and len(node) == 1:
+        ((key, args),) = node.items()
+        if key == "Condition":
+            return _condition(template, args, parameters)
+        if key == "Fn::Equals":
+            left, right = (_condition_operand(template, arg, parameters) for arg in args)
+            return left == right
+        if key == "Fn::Not":
+            return not _truth(template, args[0], parameters)
+        if key == "Fn::And":
+            return all(_truth(template, arg, parameters) for arg in args)
+        if key == "Fn::Or":
+            return any(_truth(template, arg, parameters) for arg in args)
+    raise ValueError(f"cannot resolve condition {node} outside CloudFormation")
+
+
+def _condition_operand(template: Template, node: CfnNode, parameters: Mapping[str, str]) -> str:
+    value = _resolve_parameter_refs(node, template, parameters)
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _parameter_value(template: Template, name: str, parameters: Mapping[str, str]) -> CfnNode:
+    if name in parameters:
+        return parameters[name]
     parameter = template.get("Parameters", {}).get(name)
     if parameter is None or "Default" not in parameter:
         raise ValueError(f"cannot resolve Ref {name!r}: not a parameter with a Default")

@@ -186,6 +186,7 @@ def test_functions_run_python_3_13_on_arm64_with_the_layer(template: Template) -
         "POWERTOOLS_METRICS_NAMESPACE": "Payouts",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
         "ORDERS_TABLE": {"Ref": "OrdersTable"},
+        "LEGACY_STATUS_INDEX": {"Ref": "LegacyStatusIndex"},
     }
 
 
@@ -360,6 +361,7 @@ STATUS_DAY_ATTRIBUTES = [
             {"ProjectionType": "INCLUDE", "NonKeyAttributes": STATUS_DAY_ATTRIBUTES},
         ),
         ("by-provider-ref", [("provider_ref", "HASH")], {"ProjectionType": "KEYS_ONLY"}),
+        ("by-day", [("day_pk", "HASH"), ("created_at", "RANGE")], {"ProjectionType": "KEYS_ONLY"}),
         (
             "review",
             [("review_pk", "HASH"), ("review_sk", "RANGE")],
@@ -378,10 +380,9 @@ def test_orders_table_index_is_exactly_what_the_store_queries(
     key_schema: list[tuple[str, str]],
     projection: dict[str, Any],
 ) -> None:
-    indexes = {
-        index["IndexName"]: index
-        for index in _properties(template, "OrdersTable")["GlobalSecondaryIndexes"]
-    }
+    # The legacy index exists only with LegacyStatusIndex=true: read the table as created so.
+    table = table_create_kwargs(template, "OrdersTable", "t", {"LegacyStatusIndex": "true"})
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
 
     index = indexes[index_name]
 
@@ -391,25 +392,40 @@ def test_orders_table_index_is_exactly_what_the_store_queries(
     assert index["Projection"] == projection
 
 
-def test_orders_table_has_only_the_five_indexes_and_string_keys(template: Template) -> None:
-    properties = _properties(template, "OrdersTable")
+@pytest.mark.parametrize(
+    ("legacy", "index_names"),
+    [
+        ("false", ["due", "by-provider-ref", "review", "erasable", "by-day"]),
+        ("true", ["due", "by-status-day", "by-provider-ref", "review", "erasable", "by-day"]),
+    ],
+)
+def test_orders_table_has_only_its_indexes_and_defines_exactly_their_string_keys(
+    template: Template, legacy: str, index_names: list[str]
+) -> None:
+    # CreateTable refuses an attribute definition that no key uses: the legacy index's key
+    # attributes come and go with it.
+    table = table_create_kwargs(template, "OrdersTable", "t", {"LegacyStatusIndex": legacy})
     key_attributes = {
         key["AttributeName"]
-        for index in [properties, *properties["GlobalSecondaryIndexes"]]
+        for index in [table, *table["GlobalSecondaryIndexes"]]
         for key in index["KeySchema"]
     }
 
-    assert [index["IndexName"] for index in properties["GlobalSecondaryIndexes"]] == [
-        "due",
-        "by-status-day",
-        "by-provider-ref",
-        "review",
-        "erasable",
-    ]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == index_names
     assert {
         definition["AttributeName"]: definition["AttributeType"]
-        for definition in properties["AttributeDefinitions"]
+        for definition in table["AttributeDefinitions"]
     } == dict.fromkeys(key_attributes, "S")
+
+
+def test_functions_are_told_whether_the_legacy_index_is_kept(template: Template) -> None:
+    parameter = template["Parameters"]["LegacyStatusIndex"]
+
+    assert parameter["AllowedValues"] == ["true", "false"]
+    assert parameter["Default"] == "false"
+    assert template["Conditions"]["KeepsLegacyStatusIndex"] == {
+        "Fn::Equals": [{"Ref": "LegacyStatusIndex"}, "true"]
+    }
 
 
 def test_every_table_is_encrypted_at_rest(template: Template) -> None:
@@ -452,8 +468,17 @@ def test_create_kwargs_carry_the_tables_own_keys_and_indexes(template: Template)
 
     assert kwargs["TableName"] == "orders-test"
     assert kwargs["KeySchema"] == properties["KeySchema"]
-    assert kwargs["AttributeDefinitions"] == properties["AttributeDefinitions"]
-    assert kwargs["GlobalSecondaryIndexes"] == properties["GlobalSecondaryIndexes"]
+    # Everything declared unconditionally is passed as declared (the conditional legacy index
+    # and its definitions are left out at the parameter's default).
+    unconditional = [
+        index for index in properties["GlobalSecondaryIndexes"] if "Fn::If" not in index
+    ]
+    assert kwargs["GlobalSecondaryIndexes"] == unconditional
+    assert kwargs["AttributeDefinitions"] == [
+        definition
+        for definition in properties["AttributeDefinitions"]
+        if "Fn::If" not in definition
+    ]
     assert kwargs["BillingMode"] == "PAY_PER_REQUEST"
     assert kwargs["StreamSpecification"] == {
         "StreamEnabled": True,
@@ -486,6 +511,26 @@ def test_create_kwargs_refuse_a_property_nobody_decided_about(template: Template
 
     with pytest.raises(ValueError, match="BrandNewSetting"):
         table_create_kwargs(changed, "OrdersTable", "orders-test")
+
+
+def test_create_kwargs_take_a_conditional_branch_from_the_given_parameters(
+    template: Template,
+) -> None:
+    legacy = table_create_kwargs(template, "OrdersTable", "t", {"LegacyStatusIndex": "true"})
+    current = table_create_kwargs(template, "OrdersTable", "t", {"LegacyStatusIndex": "false"})
+
+    assert table_create_kwargs(template, "OrdersTable", "t") == current
+    legacy_only = list(legacy["GlobalSecondaryIndexes"])
+    for index in current["GlobalSecondaryIndexes"]:
+        legacy_only.remove(index)
+    assert [index["IndexName"] for index in legacy_only] == ["by-status-day"]
+
+
+def test_create_kwargs_refuse_a_parameter_the_template_does_not_declare(
+    template: Template,
+) -> None:
+    with pytest.raises(ValueError, match="LegacyStatusIndexx"):
+        table_create_kwargs(template, "OrdersTable", "t", {"LegacyStatusIndexx": "true"})
 
 
 def test_create_kwargs_refuse_what_is_not_a_table(template: Template) -> None:

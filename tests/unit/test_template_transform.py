@@ -7,6 +7,8 @@ or switched off, so each check is about the values CloudFormation would create.
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any, Final
 
 import pytest
@@ -292,3 +294,74 @@ def test_without_a_key_no_role_may_use_kms(cfn: Template) -> None:
     for logical_id, role in _of_type(cfn, "AWS::IAM::Role").items():
         actions = [a for s in _statements(role, without_key) for a in _actions(s)]
         assert not [a for a in actions if a.startswith("kms:")], logical_id
+
+
+# --- the orders table's migration (docs/table-migration.md) ---------------------------------------
+
+# The last commit whose template a deployed stack may run: its table has by-status-day, no by-day.
+DEPLOYED_MAIN: Final = "e0a4944"
+
+
+@pytest.fixture(scope="module")
+def deployed_cfn(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The template of a stack deployed from main before the migration, after the transform."""
+    source = subprocess.run(
+        ["git", "show", f"{DEPLOYED_MAIN}:template.yaml"],
+        cwd=TEMPLATE_PATH.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path: Path = tmp_path_factory.mktemp("deployed") / "template.yaml"
+    path.write_text(source)
+    return transformed(path, REQUIRED_PARAMETERS)
+
+
+def _table_indexes(cfn: Template, **overrides: str) -> dict[str, Any]:
+    table = _resolver(cfn, "payouts-dev", **overrides).resolve(_properties(cfn, "OrdersTable"))
+    return {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+
+
+def _defined_attributes(cfn: Template, **overrides: str) -> set[str]:
+    table = _resolver(cfn, "payouts-dev", **overrides).resolve(_properties(cfn, "OrdersTable"))
+    return {definition["AttributeName"] for definition in table["AttributeDefinitions"]}
+
+
+def test_step_one_only_adds_the_by_day_index_to_a_deployed_table(
+    cfn: Template, deployed_cfn: Template
+) -> None:
+    # CloudFormation creates or deletes one GSI per stack update, and an index whose definition
+    # changed is deleted and created again: every deployed index must stay exactly as it is.
+    deployed = _table_indexes(deployed_cfn)
+    step_one = _table_indexes(cfn, LegacyStatusIndex="true")
+
+    assert "by-status-day" in deployed
+    assert set(step_one) - set(deployed) == {"by-day"}
+    assert {name: step_one[name] for name in deployed} == deployed
+    assert _defined_attributes(cfn, LegacyStatusIndex="true") - _defined_attributes(
+        deployed_cfn
+    ) == {"day_pk", "created_at"}
+
+
+def test_step_three_only_deletes_the_legacy_index(cfn: Template) -> None:
+    step_one = _table_indexes(cfn, LegacyStatusIndex="true")
+    step_three = _table_indexes(cfn, LegacyStatusIndex="false")
+
+    assert set(step_one) - set(step_three) == {"by-status-day"}
+    assert {name: step_one[name] for name in step_three} == step_three
+    assert _table_indexes(cfn) == step_three, "the default is the migrated table"
+    assert _defined_attributes(cfn, LegacyStatusIndex="true") - _defined_attributes(cfn) == {
+        "status_pk",
+        "status_sk",
+    }
+
+
+@pytest.mark.parametrize("legacy", ["true", "false"])
+def test_every_function_is_told_the_legacy_index_setting(cfn: Template, legacy: str) -> None:
+    resolver = _resolver(cfn, "payouts-dev", LegacyStatusIndex=legacy)
+    functions = _of_type(cfn, "AWS::Lambda::Function")
+
+    assert functions
+    for logical_id, function in functions.items():
+        variables = resolver.resolve(function["Properties"]["Environment"]["Variables"])
+        assert variables["LEGACY_STATUS_INDEX"] == legacy, logical_id

@@ -248,7 +248,9 @@ class ResourceBuilder:
     def _table(self, logical_id: str, properties: dict[str, Any]) -> LocalResource:
         dynamodb = self._aws.client("dynamodb")
         name = str(properties.get("TableName") or self._name(logical_id))
-        kwargs = table_create_kwargs(self._resources.template, logical_id, name)
+        kwargs = table_create_kwargs(
+            self._resources.template, logical_id, name, self._resources.parameters
+        )
         description = dynamodb.create_table(**kwargs)["TableDescription"]
         ttl = properties.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):

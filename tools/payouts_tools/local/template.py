@@ -61,9 +61,16 @@ def load_template(path: Path | None = None) -> Template:
     return cast(Template, _cfn_module().load_template(path or TEMPLATE_PATH))
 
 
-def table_create_kwargs(template: Template, logical_id: str, table_name: str) -> dict[str, Any]:
-    """``create_table`` arguments from the table resource's own properties (see tests/support)."""
-    return cast(dict[str, Any], _cfn_module().table_create_kwargs(template, logical_id, table_name))
+def table_create_kwargs(
+    template: Template,
+    logical_id: str,
+    table_name: str,
+    parameters: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``create_table`` arguments from the table resource's own properties, its parameters and
+    conditions at ``parameters`` else their defaults (see tests/support)."""
+    kwargs = _cfn_module().table_create_kwargs(template, logical_id, table_name, parameters)
+    return cast(dict[str, Any], kwargs)
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
