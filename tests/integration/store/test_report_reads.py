@@ -1,21 +1,20 @@
 """The finance report's reads: every order of one status and creation day, whole (money figures
-included), through the by-status-day index and BatchGetItem, never a Scan; against moto and a
-real DynamoDB Local engine (the simulator's in-memory table has no batch reads)."""
+included), through the by-day index (or by-status-day mid-migration) and BatchGetItem, never a
+Scan; against moto, a real DynamoDB Local engine and the simulator's in-memory table."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from payouts.domain.status import OrderStatus
 from payouts.store import Applied, Created, OrderStore
 from payouts_tools.cli.finance import read_lines, totals
+from tests.integration.store.conftest import BOTH_INDEX_MODES_WITH_PROJECTIONS
 from tests.integration.store.test_store_contract import evidence
 from tests.support.orders import T0, make_request
 
 S = OrderStatus
-BACKENDS = pytest.mark.parametrize("store", ["moto", "dynamodb_local"], indirect=True)
+BACKENDS = BOTH_INDEX_MODES_WITH_PROJECTIONS
 PAID_AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 

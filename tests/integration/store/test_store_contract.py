@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import pytest
@@ -14,6 +14,7 @@ from payouts.domain.errors import IllegalTransition
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.domain.status import TERMINAL, OrderStatus
 from payouts.store import AlreadyExists, Applied, Created, OrderStore, Stale
+from tests.integration.store.conftest import BOTH_INDEX_MODES, BOTH_INDEX_MODES_WITH_PROJECTIONS
 from tests.support.orders import T0, make_request
 
 S = OrderStatus
@@ -332,6 +333,7 @@ def test_reaching_a_terminal_status_leaves_the_due_index(store: OrderStore) -> N
 # ---- ops reads -----------------------------------------------------------------------------------
 
 
+@BOTH_INDEX_MODES
 def test_list_by_status_within_a_day_range(store: OrderStore) -> None:
     moved(store, created(store, "PO-S1"), S.SUBMITTING)
     created(store, "PO-R1")
@@ -340,6 +342,75 @@ def test_list_by_status_within_a_day_range(store: OrderStore) -> None:
         ("PO-S1", S.SUBMITTING, 50000, "CNY")
     ]
     assert store.list_by_status(S.SUBMITTING, T0 + timedelta(days=1), T0 + timedelta(days=3)) == []
+
+
+def created_at(store: OrderStore, payout_id: str, when: datetime) -> Order:
+    result = store.create(make_request(payout_id), when, next_check_at=None)
+    assert isinstance(result, Created)
+    return result.order
+
+
+@BOTH_INDEX_MODES
+def test_list_by_status_is_newest_first_across_days_and_stops_at_the_limit(
+    store: OrderStore,
+) -> None:
+    # Same creation time for several: ties go by id, as by-status-day's <created_at>#<id> did.
+    for payout_id, when in [
+        ("PO-D0-EARLY", T0),
+        ("PO-D0-LATE-A", T0 + timedelta(hours=3)),
+        ("PO-D0-LATE-B", T0 + timedelta(hours=3)),
+        ("PO-D1", T0 + timedelta(days=1)),
+        ("PO-D2", T0 + timedelta(days=2, hours=1)),
+    ]:
+        moved(store, created_at(store, payout_id, when), S.SUBMITTING)
+    created_at(store, "PO-D1-RECEIVED", T0 + timedelta(days=1, hours=2))
+
+    listed = store.list_by_status(S.SUBMITTING, T0, T0 + timedelta(days=2))
+    limited = store.list_by_status(S.SUBMITTING, T0, T0 + timedelta(days=2), limit=3)
+
+    newest_first = ["PO-D2", "PO-D1", "PO-D0-LATE-B", "PO-D0-LATE-A", "PO-D0-EARLY"]
+    assert [row.payout_id for row in listed] == newest_first
+    assert [row.payout_id for row in limited] == newest_first[:3]
+    assert {row.status for row in listed} == {S.SUBMITTING}
+    assert [
+        row.payout_id for row in store.list_by_status(S.RECEIVED, T0, T0 + timedelta(days=2))
+    ] == ["PO-D1-RECEIVED"]
+
+
+@BOTH_INDEX_MODES
+def test_a_listing_row_carries_what_ops_see(store: OrderStore) -> None:
+    order = moved(store, created(store, "PO-ROW"), S.SUBMITTING)
+    result = store.transition(
+        order, S.SUBMITTED, evidence(), T0, provider="pg_v2", provider_order_id="PG-77"
+    )
+    assert isinstance(result, Applied)
+
+    (row,) = store.list_by_status(S.SUBMITTED, T0, T0)
+
+    assert (row.payout_id, row.status, row.provider, row.provider_order_id) == (
+        "PO-ROW",
+        S.SUBMITTED,
+        "pg_v2",
+        "PG-77",
+    )
+    assert (row.amount_value, row.currency, row.method) == (50000, "CNY", "ALIPAY")
+    assert (row.needs_review, row.updated_at) == (False, T0)
+
+
+@BOTH_INDEX_MODES_WITH_PROJECTIONS
+def test_orders_created_on_a_day_are_oldest_first_and_only_that_days(store: OrderStore) -> None:
+    for payout_id, when in [
+        ("PO-B", T0 + timedelta(hours=2)),
+        ("PO-A2", T0 + timedelta(hours=1)),
+        ("PO-A1", T0 + timedelta(hours=1)),
+        ("PO-EVE", T0 - timedelta(hours=9)),  # the day before, in UTC
+    ]:
+        created_at(store, payout_id, when)
+
+    day = [order.payout_id for order in store.orders_created_on(S.RECEIVED, T0)]
+
+    assert day == ["PO-A1", "PO-A2", "PO-B"]
+    assert store.orders_created_on(S.SUBMITTING, T0) == []
 
 
 def test_find_by_provider_order_id(store: OrderStore) -> None:

@@ -1,4 +1,4 @@
-"""``payouts report``: money figures for finance, read through the by-status-day index.
+"""``payouts report``: money figures for finance, read through the by-day index.
 
 Totals per provider, creation day, currency and status (count, amount, fees), or one line per
 order for matching a provider's statement. Amounts are exact: integer minor units summed, then

@@ -18,8 +18,9 @@ from payouts.domain.request import parse_request, unwrap_envelope
 from payouts.domain.status import UNRESOLVED, OrderStatus
 from payouts.services.operator import CloseRefused, close_order
 from payouts.store import Applied, OrderStore, OrderSummary
+from payouts.store.orders import order_summary
 from payouts_tools.cli.target import CliError
-from payouts_tools.cli.views import money, summary_of
+from payouts_tools.cli.views import money
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -66,13 +67,13 @@ def list_orders(
     review_only: bool = False,
     limit: int = 100,
 ) -> list[OrderSummary]:
-    """Orders by status and creation day (the by-status-day index), or the ones flagged for
-    review (the review index), optionally of one provider; newest change first."""
+    """Orders by status and creation day (the by-day index), or the ones flagged for review
+    (the review index), optionally of one provider; newest change first."""
     chosen = list(statuses) or list(OrderStatus)
     if review_only:
         flagged = [store.get(payout_id) for payout_id in store.list_needing_review(limit)]
         rows = [
-            summary_of(order)
+            order_summary(order)
             for order in flagged
             if order is not None
             and order.status in chosen

@@ -118,20 +118,5 @@ def summary_view(summary: OrderSummary) -> dict[str, Any]:
     }
 
 
-def summary_of(order: Order) -> OrderSummary:
-    """An order reduced to its listing row (for listings that read whole orders)."""
-    return OrderSummary(
-        payout_id=order.payout_id,
-        status=order.status,
-        provider=order.provider,
-        provider_order_id=order.provider_order_id,
-        amount_value=order.request.amount.value if order.request else None,
-        currency=order.request.amount.currency if order.request else None,
-        method=order.request.method if order.request else None,
-        needs_review=order.needs_review,
-        updated_at=order.updated_at,
-    )
-
-
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None

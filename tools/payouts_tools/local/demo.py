@@ -2,7 +2,7 @@
 realistic trouble, follow them to the end, and check the outcome against the sandbox's ledger.
 
 The demo talks to the stack only as other services and operators do: it publishes request
-messages to the requests queue, and it reads orders through the by-status-day index (progress)
+messages to the requests queue, and it reads orders through the by-day index (progress)
 and by id (the final check). Everything in between is the real system.
 """
 
@@ -133,7 +133,7 @@ class ProgressTracker:
     With the status events consumer running, statuses come from the ``PayoutStatusChanged``
     events (no table reads at all: the latest version of each payout wins). Escalation is a flag,
     not a status, so it publishes no event: once few payouts are left unsettled, those are read by
-    id to see whether a person has them. Without a consumer, the by-status-day index is read.
+    id to see whether a person has them. Without a consumer, the by-day index is read.
     """
 
     _READ_BY_ID_BELOW: Final = 40
@@ -182,7 +182,7 @@ class ProgressTracker:
         )
 
     def _from_index(self, started: float) -> Progress:
-        """Counts by status from the by-status-day index (no Scan)."""
+        """Counts by status from the by-day index (no Scan)."""
         now = datetime.now(UTC)
         by_status: dict[str, int] = {}
         escalated_unresolved = 0
