@@ -27,6 +27,7 @@ from payouts.store.orders import ReadIncomplete
 from payouts_tools.cli import finance, finance_tables, operations, render
 from payouts_tools.cli.operations import DeadLetter
 from payouts_tools.cli.providers import providers_app
+from payouts_tools.cli.table import table_app
 from payouts_tools.cli.target import (
     DEFAULT_STACK_NAME,
     CliError,
@@ -101,6 +102,7 @@ dlq_app = typer.Typer(help="The payout requests' dead-letter queue.")
 app.add_typer(orders_app, name="orders", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq", no_args_is_help=True)
 app.add_typer(providers_app, name="providers", no_args_is_help=True)
+app.add_typer(table_app, name="table", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 FromDay = Annotated[
@@ -454,7 +456,7 @@ def report(
 ) -> None:
     """Money for finance: per provider, creation day, currency and status, the count, amount
     and the provider's fees; --orders lists each order with its provider ids, reference, fee,
-    credited amount and paid time. Reads the by-status-day index (no Scan)."""
+    credited amount and paid time. Reads the by-day index (no Scan)."""
     first, last = operations.day_range(utc_now(), _utc(from_day), _utc(to_day), 1)
     if (last.date() - first.date()).days + 1 > finance.MAX_REPORT_DAYS:
         raise CliError(f"a report covers at most {finance.MAX_REPORT_DAYS} days")
