@@ -25,9 +25,10 @@ Each ratio is median(handler import) / median(``import boto3``) over ``SAMPLES``
 ``..._import_ms_spread`` is the handler's max - min in milliseconds. Printed, never asserted.
 
 For scale, ``cold_start_floor_<name>_import_ratio`` is the same ratio for the third-party
-libraries alone that a handler cannot run without (``FLOORS``): no handler can import faster
-than its floor unless it defers a library it uses on every invocation to that invocation, which
-only moves the time from Lambda's init phase into the first request.
+libraries alone that a handler cannot run without (``FLOORS``, and ``FLOOR_OF`` for which is
+whose): no handler can import faster than its floor unless it defers a library it uses on every
+invocation to that invocation, which only moves the time from Lambda's init phase into the first
+request. A handler's ratio minus its floor's is what the project's own code costs.
 """
 
 from __future__ import annotations
@@ -91,16 +92,35 @@ _LAMBDA_RUNTIME: Final = {
 }
 
 
-# The libraries a handler uses on every invocation, imported alone (comma-separated).
+# The libraries a handler uses on every invocation, imported alone (comma-separated). pydantic
+# is imported as ``pydantic.main`` (BaseModel): ``import pydantic`` alone defers most of it, and
+# every handler validates its settings and its input with models.
+_COMMON: Final = "boto3,pydantic.main,aws_lambda_powertools.logging,aws_lambda_powertools.metrics"
+# Functions that call providers: httpx on an event loop, credentials through Powertools
+# parameters (read on the first invocation of every container).
+_PROVIDER: Final = f"{_COMMON},asyncio,ssl,httpx,aws_lambda_powertools.utilities.parameters"
+_BATCH: Final = "aws_lambda_powertools.utilities.batch"
 FLOORS: Final = {
     # boto3, pydantic models, Powertools' logger and metrics: every handler.
-    "common": "boto3,pydantic,aws_lambda_powertools.logging,aws_lambda_powertools.metrics",
-    # The intake and reconcile functions also call providers over httpx on an event loop, and
-    # the intake takes SQS batches with Powertools' batch processor.
-    "intake": (
-        "boto3,pydantic,aws_lambda_powertools.logging,aws_lambda_powertools.metrics,"
-        "asyncio,ssl,httpx,aws_lambda_powertools.utilities.batch"
-    ),
+    "common": _COMMON,
+    # status_events takes stream batches with Powertools' batch processor.
+    "stream": f"{_COMMON},{_BATCH}",
+    # reconcile and balance_check.
+    "provider": _PROVIDER,
+    # The intake also takes SQS batches with the batch processor.
+    "intake": f"{_PROVIDER},{_BATCH}",
+    # The callback answers API Gateway through Powertools' event handler.
+    "callback": f"{_PROVIDER},aws_lambda_powertools.event_handler",
+}
+# Each function's floor: it loads every module of it (tests/unit/test_handler_imports.py).
+FLOOR_OF: Final = {
+    "balance_check": "provider",
+    "callback": "callback",
+    "find_due": "common",
+    "intake": "intake",
+    "reconcile": "provider",
+    "retention": "common",
+    "status_events": "stream",
 }
 
 

@@ -14,7 +14,13 @@ import sys
 import httpcore._synchronization as httpcore_sync
 import pytest
 
-from bench.bench_cold_start import REPO_ROOT, base_environment, template_environments
+from bench.bench_cold_start import (
+    FLOOR_OF,
+    FLOORS,
+    REPO_ROOT,
+    base_environment,
+    template_environments,
+)
 
 FUNCTIONS = sorted(path.parent.name for path in (REPO_ROOT / "functions").glob("*/app.py"))
 
@@ -98,3 +104,12 @@ def test_find_due_loads_neither_the_providers_nor_the_reconcile_service() -> Non
     unneeded = {"httpx", "asyncio", "payouts.providers.base", "payouts.services.reconcile"}
     assert not unneeded & loaded
     assert not {name for name in loaded if name.startswith("payouts.settings.reconcile")}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_loads_every_library_of_its_floor(function: str) -> None:
+    # A floor is what the function cannot import faster than: it must not name a library the
+    # function does not load, or the bench would excuse cost the function could shed.
+    floor = FLOORS[FLOOR_OF[function]].split(",")
+
+    assert not set(floor) - loaded_modules(function, in_lambda=False)
