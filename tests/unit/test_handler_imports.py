@@ -113,3 +113,11 @@ def test_a_function_loads_every_library_of_its_floor(function: str) -> None:
     floor = FLOORS[FLOOR_OF[function]].split(",")
 
     assert not set(floor) - loaded_modules(function, in_lambda=False)
+
+
+@pytest.mark.parametrize("function", ["find_due", "retention", "status_events"])
+def test_functions_that_call_no_provider_do_not_build_the_provider_settings(function: str) -> None:
+    loaded = loaded_modules(function, in_lambda=False)
+
+    assert "payouts.settings.common" in loaded
+    assert not {"payouts.settings.base", "httpx", "payouts.providers.base"} & loaded

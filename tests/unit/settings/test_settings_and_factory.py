@@ -11,7 +11,8 @@ import pytest
 from payouts.providers.base import PayoutProvider
 from payouts.providers.registry import ProviderConfigError, ProviderFactory
 from payouts.providers.routing import NoRoute, Router
-from payouts.settings import ProviderSettings, SettingsError, load
+from payouts.settings import SettingsError, load
+from payouts.settings.base import ProviderSettings
 from tests.support.orders import make_request
 
 ENV = {

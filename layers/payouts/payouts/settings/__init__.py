@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from payouts.settings.base import CommonSettings, ProviderSettings, RouteTable
+from payouts.settings.common import CommonSettings
 
 
 class SettingsError(RuntimeError):
@@ -35,8 +35,6 @@ def load[T: BaseModel](model: type[T], environ: Mapping[str, str] | None = None)
 
 __all__ = [
     "CommonSettings",
-    "ProviderSettings",
-    "RouteTable",
     "SettingsError",
     "load",
 ]

@@ -1,4 +1,4 @@
-"""Settings shared by several functions: the table, and how to reach the providers."""
+"""Settings of the functions that call providers: routes, endpoints, credentials, timeouts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, Field, field_validator
+
+from payouts.settings.common import CommonSettings
 
 # Where each (method, currency) is paid out unless PAYOUT_ROUTES says otherwise.
 DEFAULT_ROUTES: Final[dict[str, str]] = {
@@ -25,14 +27,6 @@ KNOWN_PROVIDERS: Final = frozenset({"gateway_v2", "pg_v2"})
 DEFAULT_ASSUMED_FAILURE_SETTLE_SECONDS: Final = 300
 
 RouteTable = dict[str, str]
-
-
-class CommonSettings(BaseModel):
-    """Every function: which table holds the orders."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    orders_table: Annotated[str, Field(min_length=3)]
 
 
 class ProviderSettings(CommonSettings):

@@ -11,7 +11,7 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
-from payouts.settings.base import CommonSettings
+from payouts.settings.common import CommonSettings
 
 # The lease item's name (PK LEASE#reconcile). The state machine's release step and its IAM
 # condition name the same key; tests/unit/reconcile checks that they agree.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from payouts.settings.base import CommonSettings
+from payouts.settings.common import CommonSettings
 
 
 class RetentionSettings(CommonSettings):
