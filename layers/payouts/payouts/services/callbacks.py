@@ -388,7 +388,7 @@ async def confirmed_verdict(
     ``ConfirmationUnavailable`` raised: nothing the payload says is ever applied.
     """
     answer = await confirm_by_query(provider, order, policy)
-    evidence = evidence.with_detail(applied="query", query=_query_detail(answer))
+    evidence = evidence.with_detail(applied="query", query=_query_detail(answer, order))
     if answer.kind is QueryKind.UNKNOWN:
         record_unapplied(store, order, evidence)
         _count("CallbackConfirmUnavailable")
@@ -558,12 +558,17 @@ def _fields_detail(fields: Mapping[str, object], limit: int) -> dict[str, JsonVa
     return {"fields": redacted}
 
 
-def _query_detail(answer: QueryOutcome) -> dict[str, JsonValue]:
+def _query_detail(answer: QueryOutcome, order: Order) -> dict[str, JsonValue]:
     raw = answer.raw
     detail: dict[str, JsonValue] = {
         "kind": answer.kind.value,
         "reason": answer.reason,
-        "provider_order_id": answer.provider_order_id,
+        # Stated only when it is news: the order already holds the id the provider gave it.
+        "provider_order_id": (
+            answer.provider_order_id
+            if answer.provider_order_id != order.provider_order_id
+            else None
+        ),
         "amount_minor": answer.amount_minor,
         "currency": answer.currency,
         "figures": answer.figures.evidence() or None,

@@ -102,7 +102,8 @@ def order_to_item(order: Order) -> Item:
         "PK": keys.order_pk(order.payout_id),
         "SK": keys.ORDER_SK,
         "payout_id": order.payout_id,
-        "request": order.request.model_dump_json() if order.request else None,
+        # Optional fields left empty are not stored (they read back as None).
+        "request": order.request.model_dump_json(exclude_none=True) if order.request else None,
         "invalid_request": order.invalid_request,
         "fingerprint": order.fingerprint,
         "status": order.status.value,
