@@ -473,3 +473,86 @@ def test_concurrent_lease_takers_exactly_one_wins(store: OrderStore) -> None:
         6, lambda i: store.acquire_lease("reconcile", f"exec-{i}", timedelta(minutes=1), T0)
     )
     assert taken.count(True) == 1
+
+
+# ---- fewer writes per payout (issue 13) ----------------------------------------------------------
+
+
+def test_create_and_claim_in_one_write_is_durable_before_any_send(store: OrderStore) -> None:
+    result = store.create(
+        make_request("PO-1"), T0, next_check_at=T0 + timedelta(minutes=2), send_to="gateway_v2"
+    )
+    assert isinstance(result, Created)
+    stored = store.get("PO-1")
+    assert stored == result.order
+    assert stored is not None
+    assert (stored.status, stored.provider, stored.submit_attempts) == (
+        S.SUBMITTING,
+        "gateway_v2",
+        1,
+    )
+    assert stored.last_sent_at == T0
+    assert stored.next_check_at == T0 + timedelta(minutes=2)
+    # Its first send is in the history although no evidence item was written for it.
+    [sent] = store.history("PO-1")
+    assert (sent.kind, sent.to_status, sent.at) == (EvidenceKind.CREATE_SENT, S.SUBMITTING, T0)
+    assert sent.detail["request_fingerprint"] == stored.fingerprint
+
+
+def test_a_second_delivery_never_claims_an_order_stored_claimed(store: OrderStore) -> None:
+    def claim(_: int) -> object:
+        return store.create(make_request("PO-1"), T0, next_check_at=None, send_to="gateway_v2")
+
+    results = race(4, claim)
+
+    assert sum(isinstance(result, Created) for result in results) == 1
+    assert all(
+        isinstance(result, AlreadyExists) and result.same_request
+        for result in results
+        if not isinstance(result, Created)
+    )
+
+
+def test_the_change_that_makes_an_order_terminal_keeps_its_evidence_on_the_order(
+    store: OrderStore,
+) -> None:
+    order = moved(store, created(store), S.SUBMITTING, S.SUBMITTED)
+    paid = Evidence(kind=EvidenceKind.CALLBACK, summary="paid", detail={"fee": 5}, at=T0)
+
+    result = store.transition(order, S.SUCCEEDED, paid, T0 + timedelta(seconds=1))
+
+    assert isinstance(result, Applied)
+    stored = store.get("PO-1")
+    assert stored is not None
+    assert stored.final_evidence is not None
+    assert (stored.final_evidence.summary, stored.final_evidence.to_status) == ("paid", S.SUCCEEDED)
+    history = store.history("PO-1")
+    assert [item.summary for item in history][-1] == "paid"
+    assert history[-1].from_status is S.SUBMITTED
+
+
+def test_a_terminal_change_that_lost_the_race_is_stale_and_writes_nothing(
+    store: OrderStore,
+) -> None:
+    order = moved(store, created(store), S.SUBMITTING, S.SUBMITTED)
+    first = store.transition(order, S.SUCCEEDED, evidence("paid"), T0)
+    # Another writer read the same version and reports the same outcome at the same instant.
+    second = store.transition(order, S.SUCCEEDED, evidence("paid"), T0)
+
+    assert isinstance(first, Applied)
+    assert isinstance(second, Stale)
+    assert second.current == first.order
+    assert [item.summary for item in store.history("PO-1")].count("paid") == 1
+
+
+def test_a_reversal_after_payment_records_its_own_evidence_item(store: OrderStore) -> None:
+    paid = moved(store, created(store), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
+    result = store.transition(paid, S.REVERSED, evidence("returned by the bank"), T0)
+
+    assert isinstance(result, Applied)
+    stored = store.get("PO-1")
+    assert stored is not None
+    assert stored.final_evidence is not None
+    assert stored.final_evidence.to_status is S.SUCCEEDED  # the first terminal change's, kept
+    summaries = [item.summary for item in store.history("PO-1")]
+    assert summaries[-2:] == ["to SUCCEEDED", "returned by the bank"]
