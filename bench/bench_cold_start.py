@@ -92,25 +92,32 @@ _LAMBDA_RUNTIME: Final = {
 }
 
 
-# The libraries a handler uses on every invocation, imported alone (comma-separated). pydantic
-# is imported as ``pydantic.main`` (BaseModel): ``import pydantic`` alone defers most of it, and
-# every handler validates its settings and its input with models.
-_COMMON: Final = "boto3,pydantic.main,aws_lambda_powertools.logging,aws_lambda_powertools.metrics"
+# The libraries a handler uses on every invocation, imported alone (comma-separated), in the
+# order the handlers import them: Powertools before pydantic, because Powertools' batch utility
+# also builds its parser's pydantic models (SQS, Kinesis, Kafka, DynamoDB stream records) when
+# pydantic is already imported, which the handlers never use. pydantic is imported as
+# ``pydantic.main`` (BaseModel): ``import pydantic`` alone defers most of it, and every handler
+# validates its settings and its input with models.
+_POWERTOOLS: Final = "aws_lambda_powertools.logging,aws_lambda_powertools.metrics"
+_BATCH: Final = "aws_lambda_powertools.utilities.batch"
+_COMMON: Final = f"boto3,{_POWERTOOLS},pydantic.main"
 # Functions that call providers: httpx on an event loop, credentials through Powertools
 # parameters (read on the first invocation of every container).
-_PROVIDER: Final = f"{_COMMON},asyncio,ssl,httpx,aws_lambda_powertools.utilities.parameters"
-_BATCH: Final = "aws_lambda_powertools.utilities.batch"
+_CALLS_PROVIDERS: Final = "asyncio,ssl,httpx,aws_lambda_powertools.utilities.parameters"
+_PROVIDER: Final = f"{_COMMON},{_CALLS_PROVIDERS}"
 FLOORS: Final = {
     # boto3, pydantic models, Powertools' logger and metrics: every handler.
     "common": _COMMON,
     # status_events takes stream batches with Powertools' batch processor.
-    "stream": f"{_COMMON},{_BATCH}",
+    "stream": f"boto3,{_POWERTOOLS},{_BATCH},pydantic.main",
     # reconcile and balance_check.
     "provider": _PROVIDER,
     # The intake also takes SQS batches with the batch processor.
-    "intake": f"{_PROVIDER},{_BATCH}",
+    "intake": f"boto3,{_POWERTOOLS},{_BATCH},pydantic.main,{_CALLS_PROVIDERS}",
     # The callback answers API Gateway through Powertools' event handler.
-    "callback": f"{_PROVIDER},aws_lambda_powertools.event_handler",
+    "callback": (
+        f"boto3,{_POWERTOOLS},aws_lambda_powertools.event_handler,pydantic.main,{_CALLS_PROVIDERS}"
+    ),
 }
 # Each function's floor: it loads every module of it (tests/unit/test_handler_imports.py).
 FLOOR_OF: Final = {

@@ -121,3 +121,14 @@ def test_functions_that_call_no_provider_do_not_build_the_provider_settings(func
 
     assert "payouts.settings.common" in loaded
     assert not {"payouts.settings.base", "httpx", "payouts.providers.base"} & loaded
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_function_builds_the_powertools_parser_models(function: str) -> None:
+    # Powertools' batch utility builds its parser's pydantic models (SQS, Kinesis, Kafka and
+    # stream records) when pydantic is imported before it: a third of import boto3 for models
+    # no handler validates. The handlers import Powertools before the payouts package.
+    parser = "aws_lambda_powertools.utilities.parser"
+    loaded = loaded_modules(function, in_lambda=False)
+
+    assert not {name for name in loaded if name.startswith(parser)}
