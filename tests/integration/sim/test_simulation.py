@@ -14,6 +14,7 @@ from payouts.providers.base import QueryKind
 from payouts.services import callbacks as callback_service
 from payouts.services.settlement import Verdict
 from payouts.store import Applied, OrderStore, Stale
+from payouts.store.codec import order_to_item
 from payouts_tools.sim.config import SimConfig
 from payouts_tools.sim.faults import mix_named
 from payouts_tools.sim.run import SimResult, config_for, simulate
@@ -92,6 +93,7 @@ def test_the_referee_catches_a_message_acknowledged_while_its_order_is_stranded(
         return self._lost_race(order, current)
 
     monkeypatch.setattr(intake_service.Intake, "_still_unsent", lost_race)
+    _step_by_step_intake(monkeypatch)
     result = simulate(planted("none", ddb_cancel_throttling=0.6))
 
     assert any("while RECEIVED: never sent" in text for text in result.violations)
@@ -121,9 +123,36 @@ def test_the_referee_catches_a_create_sent_twice(monkeypatch: pytest.MonkeyPatch
         return Applied(order.model_copy(update={"status": "SUBMITTING", "provider": provider}))
 
     monkeypatch.setattr(intake_service.Intake, "_claim", claim_without_writing)
+    _step_by_step_intake(monkeypatch)
     result = simulate(planted("none", sqs_copies=0.5))
 
     assert any("paid 2 times" in text for text in result.violations)
+
+
+def test_the_referee_catches_an_order_stored_claimed_without_its_condition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Intake's one write that stores and claims, made blindly: a second copy of the message
+    # overwrites the order and sends its own create.
+    def put_blindly(self: OrderStore, order: Any) -> None:
+        self._client.put_item(TableName=self._table, Item=order_to_item(order))
+
+    monkeypatch.setattr(OrderStore, "_put_new", put_blindly)
+    result = simulate(planted("none", sqs_copies=0.5))
+
+    assert any("paid 2 times" in text for text in result.violations)
+
+
+def _step_by_step_intake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intake as it was before it stored and claimed in one write: every order stored RECEIVED
+    first, then claimed (the path a redelivered or held order still takes), so bugs planted in
+    the claim reach every payout."""
+    from payouts.services import intake as intake_service  # noqa: PLC0415
+
+    async def never_in_one_write(self: Any, request: Any) -> None:
+        return None
+
+    monkeypatch.setattr(intake_service.Intake, "_store_claimed_and_send", never_in_one_write)
 
 
 def test_a_payment_is_judged_after_every_write_that_preceded_it() -> None:
