@@ -80,11 +80,7 @@ def list_orders(
             and _created_within(order, first_day, last_day)
         ]
     else:
-        rows = [
-            row
-            for status in chosen
-            for row in store.list_by_status(status, first_day, last_day, limit)
-        ]
+        rows = store.list_by_statuses(chosen, first_day, last_day, limit)
     if provider is not None:
         rows = [row for row in rows if row.provider == provider]
     rows.sort(key=lambda row: (row.updated_at is None, row.updated_at), reverse=True)
@@ -176,10 +172,13 @@ def stats(
     by_status: dict[str, int] = {}
     truncated: list[str] = []
     oldest: tuple[datetime, Order] | None = None
+    # One read of the days for every status (by-day holds them all), at most ``limit`` each.
+    cap = limit * len(OrderStatus)
+    listed = store.list_by_statuses(list(OrderStatus), first_day, last_day, cap)
     for status in OrderStatus:
-        rows = store.list_by_status(status, first_day, last_day, limit)
+        rows = [row for row in listed if row.status is status][:limit]
         by_status[status.value] = len(rows)
-        if len(rows) >= limit:
+        if len(rows) >= limit or len(listed) >= cap:
             truncated.append(status.value)
         if status in WAITING and rows:
             # Newest first, day by day backwards: the last row was created first.

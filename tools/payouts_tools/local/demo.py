@@ -186,10 +186,12 @@ class ProgressTracker:
         now = datetime.now(UTC)
         by_status: dict[str, int] = {}
         escalated_unresolved = 0
+        # One read of the days for every status (by-day holds them all).
+        listed = self._store.list_by_statuses(
+            list(OrderStatus), self._first_day, now, limit=len(OrderStatus) * (len(self._ids) + 1)
+        )
         for status in OrderStatus:
-            rows = self._store.list_by_status(
-                status, self._first_day, now, limit=len(self._ids) + 1
-            )
+            rows = [row for row in listed if row.status is status]
             if rows:
                 by_status[status.value] = len(rows)
             if status not in _TERMINAL:

@@ -11,7 +11,7 @@ import heapq
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby, islice
@@ -625,6 +625,44 @@ class OrderStore:
 
     # ---- ops reads (no Scan) ---------------------------------------------------------------------
 
+    def list_by_statuses(
+        self,
+        statuses: Collection[OrderStatus],
+        first_day: datetime,
+        last_day: datetime,
+        limit: int = 100,
+    ) -> list[OrderSummary]:
+        """Orders in any of ``statuses`` created between two days (inclusive), at most
+        ``limit``: newest first (by creation time, then id) from by-day, where each day is read
+        once whatever the number of statuses; mid-migration, status by status from
+        by-status-day (each newest first)."""
+        wanted = frozenset(statuses)
+        if legacy_status_index():
+            found: list[OrderSummary] = []
+            for status in sorted(wanted):
+                found.extend(self.list_by_status(status, first_day, last_day, limit - len(found)))
+            return found
+        return self._listed_from_days(wanted, first_day, last_day, limit)
+
+    def _listed_from_days(
+        self,
+        wanted: frozenset[OrderStatus],
+        first_day: datetime,
+        last_day: datetime,
+        limit: int,
+    ) -> list[OrderSummary]:
+        found: list[OrderSummary] = []
+        day = last_day.astimezone(UTC)
+        while day.date() >= first_day.astimezone(UTC).date() and len(found) < limit:
+            in_day = _merged_payout_ids(
+                [self._query_all(query) for query in _day_queries(self._table, day, True)],
+                newest_first=True,
+            )
+            in_status = (o for o in _read_lazily(in_day, self._get_many) if o.status in wanted)
+            found.extend(order_summary(o) for o in islice(in_status, limit - len(found)))
+            day -= timedelta(days=1)
+        return found
+
     def list_by_status(
         self, status: OrderStatus, first_day: datetime, last_day: datetime, limit: int = 100
     ) -> list[OrderSummary]:
@@ -635,18 +673,10 @@ class OrderStore:
         BatchGetItem (100 at a time, only as many as the limit needs) and kept when in
         ``status``. While a stack migrates (``LEGACY_STATUS_INDEX=true``), from by-status-day.
         """
+        if not legacy_status_index():
+            return self._listed_from_days(frozenset({status}), first_day, last_day, limit)
         found: list[OrderSummary] = []
         day = last_day.astimezone(UTC)
-        if not legacy_status_index():
-            while day.date() >= first_day.astimezone(UTC).date() and len(found) < limit:
-                in_day = _merged_payout_ids(
-                    [self._query_all(query) for query in _day_queries(self._table, day, True)],
-                    newest_first=True,
-                )
-                in_status = (o for o in _read_lazily(in_day, self._get_many) if o.status is status)
-                found.extend(order_summary(o) for o in islice(in_status, limit - len(found)))
-                day -= timedelta(days=1)
-            return found
         while day.date() >= first_day.astimezone(UTC).date() and len(found) < limit:
             query: QueryInputTypeDef = {
                 "TableName": self._table,
@@ -680,6 +710,29 @@ class OrderStore:
             return None
         return self.get(keys.payout_id_from_pk(from_attribute_values(items[0])["PK"]))
 
+    def orders_of_day(
+        self, statuses: Collection[OrderStatus], day: datetime, provider: str | None = None
+    ) -> list[Order]:
+        """Every order in any of ``statuses`` created on ``day`` (UTC), whole, optionally only
+        ``provider``'s: from by-day the day is read once (oldest first), mid-migration status by
+        status from by-status-day (in the order of ``statuses``)."""
+        if legacy_status_index():
+            return [
+                order
+                for status in statuses
+                for order in self.orders_created_on(status, day, provider)
+            ]
+        wanted = frozenset(statuses)
+        in_day = _merged_payout_ids(
+            [self._query_all(query) for query in _day_queries(self._table, day, False)],
+            newest_first=False,
+        )
+        return [
+            order
+            for order in _read_lazily(in_day, self._get_many)
+            if order.status in wanted and (provider is None or order.provider == provider)
+        ]
+
     def orders_created_on(
         self, status: OrderStatus, day: datetime, provider: str | None = None
     ) -> list[Order]:
@@ -692,15 +745,7 @@ class OrderStore:
         gives the ids instead (one partition per status and day). Never a Scan.
         """
         if not legacy_status_index():
-            in_day = _merged_payout_ids(
-                [self._query_all(query) for query in _day_queries(self._table, day, False)],
-                newest_first=False,
-            )
-            return [
-                order
-                for order in _read_lazily(in_day, self._get_many)
-                if order.status is status and (provider is None or order.provider == provider)
-            ]
+            return self.orders_of_day([status], day, provider)
         query: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": keys.STATUS_INDEX,
