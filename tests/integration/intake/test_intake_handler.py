@@ -419,8 +419,8 @@ def test_every_line_logged_for_a_record_names_its_payout_and_the_cold_start_coun
     expected = dict(
         zip([record["messageId"] for record in event["Records"]], payout_ids(event), strict=True)
     )
-    # ("order received" is logged without an explicit id: it comes from the record's context.)
-    received = logs.with_message("order received")
+    # (The receipt is logged without an explicit payout id: it comes from the record's context.)
+    received = logs.with_message("order received and claimed for sending")
     assert {line["message_id"] for line in received} == set(expected)
     assert {line["message_id"] for line in per_record} == set(expected)
     assert all(line["payout_id"] == expected[line["message_id"]] for line in per_record)

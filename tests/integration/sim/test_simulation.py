@@ -149,7 +149,7 @@ def _step_by_step_intake(monkeypatch: pytest.MonkeyPatch) -> None:
     the claim reach every payout."""
     from payouts.services import intake as intake_service  # noqa: PLC0415
 
-    async def never_in_one_write(self: Any, request: Any) -> None:
+    async def never_in_one_write(self: Any, request: Any, message: Any) -> None:
         return None
 
     monkeypatch.setattr(intake_service.Intake, "_store_claimed_and_send", never_in_one_write)

@@ -307,7 +307,7 @@ class Intake:
             return await self._take(request, message)
 
     async def _take(self, request: PayoutRequest, message: IntakeMessage) -> Disposition:
-        sent = await self._store_claimed_and_send(request)
+        sent = await self._store_claimed_and_send(request, message)
         if isinstance(sent, AlreadyExists):
             return await self._redelivered(sent, request_fingerprint(request), message)
         if sent is not None:
@@ -323,7 +323,7 @@ class Intake:
         return await self._redelivered(stored, request_fingerprint(request), message)
 
     async def _store_claimed_and_send(
-        self, request: PayoutRequest
+        self, request: PayoutRequest, message: IntakeMessage
     ) -> Disposition | AlreadyExists | None:
         """The common case in one write: a routable request for a provider that is not paused
         is stored already claimed for sending (SUBMITTING, durable before the HTTP call), and its
@@ -357,7 +357,11 @@ class Intake:
                 # The put itself took too long (retries, a frozen container): the loop could
                 # judge the claim stale mid-flight. It provably never left.
                 return await self._release_unsent(claimed)
-            logger.info("order received and claimed for sending", provider=provider.name)
+            logger.info(
+                "order received and claimed for sending",
+                provider=provider.name,
+                message_id=message.message_id,
+            )
             outcome = await self._create(provider, claimed)
         try:
             return await self._record(claimed, provider.name, outcome)
