@@ -53,7 +53,7 @@ from payouts.providers.registry import ProviderFactory
 from payouts.settings import load
 from payouts.settings.find_due import FindDueSettings
 from payouts.settings.reconcile import ReconcileSettings
-from payouts.store import OrderStore
+from payouts.store import OrderStore, keys
 from payouts.store.codec import order_to_item
 from payouts.store.orders import CLIENT_CONFIG
 from payouts_tools.local.moto_lambda import (
@@ -224,7 +224,10 @@ def _resolved_items(count: int, now: datetime) -> Iterator[dict[str, Any]]:
         item = dict(base)
         item["PK"] = {"S": f"PAYOUT#{payout_id}"}
         item["payout_id"] = {"S": payout_id}
-        item["status_sk"] = {"S": f"{base['status_sk']['S'].split('#')[0]}#{payout_id}"}
+        # Each order's own index keys (the template order's would put them all on one shard).
+        item["day_pk"] = {"S": keys.day_partition(template.created_at, payout_id)}
+        item["erase_pk"] = {"S": keys.erase_shard(payout_id)}
+        item["erase_sk"] = {"S": keys.erase_sort_key(template.updated_at, payout_id)}
         item["provider_order_id"] = {"S": f"POT{number:08d}"}
         item["provider_ref"] = {"S": f"gateway_v2#POT{number:08d}"}
         yield item
