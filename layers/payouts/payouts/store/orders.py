@@ -38,7 +38,11 @@ from payouts.store.codec import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        PutItemInputTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 # botocore's standard mode retries throttling (and transient 5xx) with jittered exponential
 # backoff (max_attempts counts the retries: 7 attempts in all); conditional-check failures are
@@ -251,23 +255,46 @@ class OrderStore:
         return AlreadyExists(existing, same_request=False)
 
     def _put_new(self, order: Order) -> Order | None:
-        item = order_to_item(order)
+        """Put a new order; None when it is stored (by this call, or by an earlier attempt of
+        it), else the order already stored under its id."""
+        written, old = self._put_conditionally(
+            order_to_item(order), "attribute_not_exists(PK)", {}, {}
+        )
+        if written:
+            return None
+        return order_from_item(old) if old else self._must_get(order.payout_id)
+
+    def _put_conditionally(
+        self,
+        item: Mapping[str, Any],
+        condition: str,
+        names: dict[str, str],
+        values: Mapping[str, Any],
+    ) -> tuple[bool, Mapping[str, Any] | None]:
+        """One conditional put of an item carrying a fresh ``write_token``: (True, None) when it
+        is stored, (False, the item that failed the condition, if returned) when it is not.
+
+        When botocore retries a put whose first answer was lost, the condition fails on exactly
+        the item the first attempt wrote; its token makes it ours, not someone else's identical
+        write (a single-item put has no idempotency token of its own)."""
+        request: PutItemInputTypeDef = {
+            "TableName": self._table,
+            "Item": dict(item),
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if values:
+            request["ExpressionAttributeValues"] = to_attribute_values(values)
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._client.put_item(**request)
         except ClientError as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
             old = _returned_item(dict(error.response))
-            if old is not None and _same_item(old, item):
-                # botocore retried a put whose first answer was lost: the order is ours.
-                return None
-            return order_from_item(old) if old else self._must_get(order.payout_id)
-        return None
+            return (old is not None and _same_item(old, item)), old
+        return True, None
 
     # ---- read ---------------------------------------------------------------------------------
 
@@ -479,28 +506,15 @@ class OrderStore:
     def _put_order(self, before: Order, after: Order) -> WriteResult:
         """Write ``after`` in place of ``before`` if it is still exactly as read: one item, no
         transaction (its evidence, if any, is inside it)."""
-        item = order_to_item(after)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="#status = :status AND #version = :version",
-                ExpressionAttributeNames={"#status": "status", "#version": "version"},
-                ExpressionAttributeValues=to_attribute_values(
-                    {":status": before.status.value, ":version": before.version}
-                ),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise
-            old = _returned_item(dict(error.response))
-            if old is not None and _same_item(old, item):
-                # botocore retried a put whose first answer was lost, and the first one had
-                # already written exactly this: it is ours, not a lost race.
-                return Applied(after)
-            return Stale(order_from_item(old) if old else self.get(after.payout_id))
-        return Applied(after)
+        written, old = self._put_conditionally(
+            order_to_item(after),
+            "#status = :status AND #version = :version",
+            {"#status": "status", "#version": "version"},
+            {":status": before.status.value, ":version": before.version},
+        )
+        if written:
+            return Applied(after)
+        return Stale(order_from_item(old) if old else self.get(after.payout_id))
 
     def _transact(self, items: list[TransactWriteItemTypeDef], after: Order) -> WriteResult:
         """Run one logical write. ``Stale`` means someone else won (our condition failed); a
