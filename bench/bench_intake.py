@@ -45,8 +45,8 @@ import pstats
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -75,6 +75,7 @@ from payouts_tools.sandbox import (
     SandboxConfig,
 )
 from payouts_tools.sandbox.server import SandboxHttpServer
+from payouts_tools.sim.world import InlineExecutor
 from tests.support.cfn import load_template, table_create_kwargs
 from tests.support.dynamodb_local import ensure_installed, find_jar, running_server
 from tests.support.handlers import load_handler
@@ -324,24 +325,13 @@ def _cpu(handler: ModuleType) -> dict[str, float]:
     }
 
 
-class _InlineExecutor(Executor):
-    """Runs each call at once on the caller's thread (the profile pass only: see the module
-    docstring)."""
-
-    def submit[**P, R](self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
-        # A call that raises raises from run_in_executor, and so from the awaiting task.
-        future: Future[R] = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
 def _profile(handler: ModuleType) -> tuple[dict[str, float], str]:
     """A CPU-time cProfile of ``PROFILED_BATCHES`` warm batches of 10: Python function calls per
     payout, and the top entries by cumulative time, then by own time."""
     batches = [_batch(f"prof{number}") for number in range(PROFILED_BATCHES)]
     namespace = vars(handler)  # the handler's module-level io_threads() factory, swapped
     threads = namespace["io_threads"]
-    namespace["io_threads"] = _InlineExecutor
+    namespace["io_threads"] = InlineExecutor
     profile = cProfile.Profile(time.process_time)  # CPU, not time spent waiting for answers
     try:
         profile.enable()

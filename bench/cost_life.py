@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import httpx
 
@@ -38,6 +37,7 @@ from payouts_tools.sandbox.config import CallbackOptions, Provider
 from payouts_tools.sandbox.state import SandboxClock, SandboxOrder
 from payouts_tools.sandbox.wire import HttpRequest, HttpResponse
 from payouts_tools.sim import config as cfg
+from payouts_tools.sim.world import InlineExecutor
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -111,18 +111,6 @@ class LifeCost:
 def difference(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
     """``after - before`` per target, every target of either side present."""
     return {key: after.get(key, 0.0) - before.get(key, 0.0) for key in {*after, *before}}
-
-
-class _Inline(Executor):
-    """Runs blocking calls at once, in the caller's thread: one payout at a time, measured."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
-            future.set_exception(error)
-        return future
 
 
 class _VirtualClock:
@@ -288,7 +276,7 @@ class Lives:
             concurrency=self._deploy.intake.provider_concurrency,
             clock=self._clock,
             count=_no_count,
-            threads=_Inline(),
+            threads=InlineExecutor(),
         )
         return await intake.handle(IntakeMessage(f"m-{payout_id}", request_body(payout_id, method)))
 

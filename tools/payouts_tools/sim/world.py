@@ -110,7 +110,7 @@ type Failed = LambdaCrash | TimeoutError | FunctionError
 FAILED: Final = (LambdaCrash, TimeoutError, FunctionError)
 
 
-class _InlineExecutor(Executor):
+class InlineExecutor(Executor):
     """Runs what it is given at once, in the calling thread: no threads in the simulation."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -958,7 +958,7 @@ _STREAMS: Final = (
     "jitter",
     "backoff",
 )
-_INLINE: Final = _InlineExecutor()
+_INLINE: Final = InlineExecutor()
 
 
 def _no_count(_: str) -> None:
