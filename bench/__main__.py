@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
-
-# The handlers flush Powertools metrics to stdout (CloudWatch EMF); a benchmark prints figures.
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
