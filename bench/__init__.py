@@ -9,5 +9,9 @@ import os
 # before they set a handler's environment: the Lambda-wide settings are set here, first.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "payouts")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Payouts")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+# A benchmark's output is its figures: warnings only (the intake CPU pass logs at INFO, as in
+# Lambda, into /dev/null).
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 # The handlers flush Powertools metrics to stdout (CloudWatch EMF); a benchmark prints figures.
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
