@@ -12,7 +12,7 @@ from pydantic import JsonValue
 
 from payouts.domain.order import utc_now
 from payouts.observability import MetricUnit, logger, metrics, tracer
-from payouts.services.retention import ErasureRun, erase_expired
+from payouts.services.retention import ErasureRun, erase_due
 from payouts.settings import load
 from payouts.settings.retention import RetentionSettings
 from payouts.store import OrderStore
@@ -36,7 +36,7 @@ def dynamodb() -> DynamoDBClient:
 
 @functools.cache
 def store() -> OrderStore:
-    """The order store (the erasable index and order partitions)."""
+    """The order store (the erasable and by-day indexes, order partitions, the sweep position)."""
     return OrderStore(dynamodb(), settings().orders_table)
 
 
@@ -55,14 +55,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, J
     erased = skipped = passes = 0
     run = ErasureRun(more=True)
     while run.more and context.get_remaining_time_in_millis() > margin_ms:
-        run = erase_expired(
+        run = erase_due(
             store(), retention=config.retention, now=now(), limit=config.erasure_batch_size
         )
         passes += 1
         erased += run.erased
         skipped += run.skipped
-        if run.erased == 0:
-            break  # only orders that changed meanwhile are left: they wait for the next run
     metrics.add_metric(name="PersonalDataErased", unit=MetricUnit.Count, value=erased)
     logger.info("retention run", erased=erased, skipped=skipped, passes=passes, more=run.more)
     return {"erased": erased, "skipped": skipped, "more": run.more}

@@ -18,7 +18,7 @@ from payouts.domain.status import OrderStatus
 from payouts.providers.base import CreateKind, CreateOutcome, RawExchange
 from payouts.providers.routing import Router
 from payouts.services.intake import Disposition, Intake, IntakeMessage, IntakeTimings
-from payouts.services.retention import erase_expired, erase_order
+from payouts.services.retention import erase_due, erase_order
 from payouts.services.status_events import stream_events
 from payouts.settings.base import DEFAULT_ROUTES
 from payouts.store import Applied, Stale
@@ -75,7 +75,7 @@ def test_an_order_terminal_for_the_retention_period_keeps_no_personal_data(
     before = settled(table, "PO-OLD", method, T0)
     now = T0 + RETENTION + DAY
 
-    run = erase_expired(table.store, retention=RETENTION, now=now, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=now, limit=10)
 
     assert (run.erased, run.skipped) == (1, 0)
     after = table.store.get("PO-OLD")
@@ -109,7 +109,7 @@ def test_only_orders_terminal_and_unchanged_for_the_whole_period_are_erased(
     table.store.create(make_request("PO-OPEN", "UPI"), T0 - 400 * DAY, T0)  # never terminal
     now = T0 + RETENTION + DAY
 
-    run = erase_expired(table.store, retention=RETENTION, now=now, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=now, limit=10)
 
     assert run.erased == 1
     erased = {
@@ -122,16 +122,80 @@ def test_only_orders_terminal_and_unchanged_for_the_whole_period_are_erased(
     assert "payee@okbank" in raw_text(table, "PO-OPEN")
 
 
+def order_item(table: Table, payout_id: str) -> dict[str, Any]:
+    (item,) = [i for i in table.partition(payout_id) if i["SK"]["S"] == "ORDER"]
+    return item
+
+
+def test_a_payout_settled_the_day_it_was_created_writes_no_erasable_entry_and_is_swept(
+    table: Table,
+) -> None:
+    settled(table, "PO-1", "UPI", T0)
+    assert "erase_pk" not in order_item(table, "PO-1")  # one index write fewer per payout
+
+    # Not before the retention period (plus the sweep's one-day margin) ...
+    early = erase_due(table.store, retention=RETENTION, now=T0 + RETENTION, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=T0 + RETENTION + DAY, limit=10)
+
+    assert early.erased == 0
+    assert run.erased == 1
+    order = table.store.get("PO-1")
+    assert order is not None
+    assert order.personal_data_erased_at == T0 + RETENTION + DAY
+
+
+def test_an_order_still_open_when_the_sweep_passes_is_erased_once_it_settles(
+    table: Table,
+) -> None:
+    # Created long before it settles: the sweep passes it by while it is open, and the change
+    # that settles it (late) lists it in the erasable index.
+    open_order = table.store.create(make_request("PO-SLOW", "UPI"), T0, T0 + DAY).order
+    passing = T0 + RETENTION + 2 * DAY
+    assert erase_due(table.store, retention=RETENTION, now=passing, limit=10).erased == 0
+    assert table.store.sweep_position() is not None
+    settled_at = passing + DAY
+    order = open_order
+    for status in (S.SUBMITTING, S.SUBMITTED, S.FAILED):
+        result = table.store.transition(
+            order, status, evidence(f"to {status}", settled_at), settled_at, provider="pg_v2"
+        )
+        assert isinstance(result, Applied)
+        order = result.order
+    assert "erase_pk" in order_item(table, "PO-SLOW")
+
+    kept = erase_due(table.store, retention=RETENTION, now=settled_at + DAY, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=settled_at + RETENTION, limit=10)
+
+    assert kept.erased == 0
+    assert run.erased == 1
+    assert "payee@okbank" not in raw_text(table, "PO-SLOW")
+
+
+def test_each_run_sweeps_on_from_where_the_last_one_stopped(table: Table) -> None:
+    for hour in range(6):
+        settled(table, f"PO-{hour}", "PIX", T0 + timedelta(hours=hour))
+    # The sweep reaches orders created up to now - retention - 1 day: 3 hours' worth, then 3.
+    first = erase_due(
+        table.store, retention=RETENTION, now=T0 + RETENTION + DAY + timedelta(hours=2), limit=10
+    )
+    second = erase_due(
+        table.store, retention=RETENTION, now=T0 + RETENTION + DAY + timedelta(hours=9), limit=10
+    )
+
+    assert (first.erased, first.skipped) == (3, 0)
+    assert (second.erased, second.skipped) == (3, 0)  # the first three not looked at again
+
+
 def test_a_later_change_restarts_the_period(table: Table) -> None:
     order = settled(table, "PO-1", "BANK_ACCOUNT", T0)
     reviewed = table.store.update(order, T0 + 100 * DAY, needs_review=True, review_reason="x")
     assert isinstance(reviewed, Applied)
 
-    run = erase_expired(table.store, retention=RETENTION, now=T0 + RETENTION + DAY, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=T0 + RETENTION + DAY, limit=10)
 
     assert run.erased == 0
     later = T0 + 100 * DAY + RETENTION + DAY
-    assert erase_expired(table.store, retention=RETENTION, now=later, limit=10).erased == 1
+    assert erase_due(table.store, retention=RETENTION, now=later, limit=10).erased == 1
 
 
 def test_an_order_changed_after_it_was_read_is_not_erased_then_but_on_a_later_run(
@@ -148,7 +212,7 @@ def test_an_order_changed_after_it_was_read_is_not_erased_then_but_on_a_later_ru
     assert current is not None
     assert current.status is S.REVERSED
     assert current.personal_data_erased_at is None
-    run = erase_expired(table.store, retention=RETENTION, now=T0 + RETENTION + 2 * DAY, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=T0 + RETENTION + 2 * DAY, limit=10)
     assert run.erased == 1
 
 
@@ -157,7 +221,7 @@ def test_erasure_never_erases_a_second_time_and_a_reversal_after_it_keeps_it_era
 ) -> None:
     settled(table, "PO-1", "UPI", T0)
     now = T0 + RETENTION + DAY
-    erase_expired(table.store, retention=RETENTION, now=now, limit=10)
+    erase_due(table.store, retention=RETENTION, now=now, limit=10)
     erased = table.store.get("PO-1")
     assert erased is not None
 
@@ -169,7 +233,7 @@ def test_erasure_never_erases_a_second_time_and_a_reversal_after_it_keeps_it_era
     assert again.status is S.REVERSED
     assert again.request == erased.request
     later = now + RETENTION + DAY
-    assert erase_expired(table.store, retention=RETENTION, now=later, limit=10).erased == 0
+    assert erase_due(table.store, retention=RETENTION, now=later, limit=10).erased == 0
     assert "payee@okbank" not in raw_text(table, "PO-1")
 
 
@@ -179,7 +243,7 @@ def test_an_invalid_requests_excerpt_stored_in_clear_is_masked_by_erasure(table:
     document["Beneficiary"] = document.pop("beneficiary")
     table.store.create_rejected("PO-BAD", "beneficiary: missing", json.dumps(document), T0)
 
-    run = erase_expired(table.store, retention=RETENTION, now=T0 + RETENTION + DAY, limit=10)
+    run = erase_due(table.store, retention=RETENTION, now=T0 + RETENTION + DAY, limit=10)
 
     assert run.erased == 1
     order = table.store.get("PO-BAD")
@@ -287,7 +351,7 @@ def deliver(table: Table, body: str, now: datetime) -> tuple[Disposition, Provid
 def test_a_duplicate_of_the_request_after_erasure_is_not_paid_again(table: Table) -> None:
     settled(table, "PO-1", "BANK_ACCOUNT", T0)
     now = T0 + RETENTION + DAY
-    erase_expired(table.store, retention=RETENTION, now=now, limit=10)
+    erase_due(table.store, retention=RETENTION, now=now, limit=10)
     original = json.dumps(request_document("PO-1", "BANK_ACCOUNT", 12_345_678))
 
     disposition, providers, dead_letters = deliver(table, original, now + DAY)
@@ -300,7 +364,7 @@ def test_a_duplicate_of_the_request_after_erasure_is_not_paid_again(table: Table
 def test_a_different_request_under_an_erased_orders_id_is_still_a_conflict(table: Table) -> None:
     settled(table, "PO-1", "BANK_ACCOUNT", T0)
     now = T0 + RETENTION + DAY
-    erase_expired(table.store, retention=RETENTION, now=now, limit=10)
+    erase_due(table.store, retention=RETENTION, now=now, limit=10)
     different = json.dumps(request_document("PO-1", "BANK_ACCOUNT", 999))
 
     disposition, providers, dead_letters = deliver(table, different, now + DAY)
@@ -324,7 +388,8 @@ def test_the_handler_erases_everything_due_in_passes_of_its_batch_size(
     monkeypatch.setenv("ERASURE_BATCH_SIZE", "3")
     module: Any = load_handler("retention")
     monkeypatch.setattr(module, "dynamodb", lambda: table.client)
-    monkeypatch.setattr(module, "now", lambda: T0 + RETENTION + DAY)
+    # A day after the retention period of the last of the seven (the sweep's margin).
+    monkeypatch.setattr(module, "now", lambda: T0 + RETENTION + 2 * DAY)
     context = InvocationContext(
         function_name="retention",
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:retention",

@@ -433,10 +433,20 @@ def test_review_listing_is_sparse(store: OrderStore) -> None:
 # ---- lease ---------------------------------------------------------------------------------------
 
 
-def test_erasable_listing_holds_only_terminal_orders_not_yet_erased(store: OrderStore) -> None:
-    moved(store, created(store, "PO-OPEN"), S.SUBMITTING, S.SUBMITTED)
-    done = moved(store, created(store, "PO-DONE"), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
-    moved(store, created(store, "PO-LATER"), S.SUBMITTING, S.SUBMITTED, S.FAILED)
+def test_erasable_listing_holds_only_terminal_orders_changed_late_not_yet_erased(
+    store: OrderStore,
+) -> None:
+    # Settled (at T0) two days after creation: late, so listed. One settled the day it was
+    # created is left to the retention sweep of by-day and never listed.
+    two_days_before = T0 - timedelta(days=2)
+    moved(store, created_at(store, "PO-OPEN", two_days_before), S.SUBMITTING, S.SUBMITTED)
+    done = moved(
+        store, created_at(store, "PO-DONE", two_days_before), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED
+    )
+    moved(
+        store, created_at(store, "PO-LATER", two_days_before), S.SUBMITTING, S.SUBMITTED, S.FAILED
+    )
+    moved(store, created(store, "PO-SWEPT"), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
 
     assert sorted(store.erasable(T0, limit=10).payout_ids) == ["PO-DONE", "PO-LATER"]
     assert store.erasable(T0 - timedelta(microseconds=1), limit=10).payout_ids == []

@@ -4,12 +4,21 @@ order round-trips through the store's codec and leaves the erasable index."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from typing import Final
 
 import pytest
 
-from payouts.domain.erasure import ErasedRequest, erase_excerpt, erase_request
+from payouts.domain.erasure import (
+    SWEPT_CHANGES_WITHIN,
+    ErasedRequest,
+    erase_excerpt,
+    erase_request,
+    swept_by_creation,
+)
 from payouts.domain.request import PixBeneficiary
 from payouts.domain.status import TERMINAL, OrderStatus
+from payouts.store import keys
 from payouts.store.codec import order_from_item, order_to_item
 from tests.support.orders import BENEFICIARIES, T0, make_order, make_request
 
@@ -48,12 +57,16 @@ def test_erasing_twice_changes_nothing() -> None:
     assert erase_excerpt(erase_excerpt('{"vpa": "a@b"}')) == erase_excerpt('{"vpa": "a@b"}')
 
 
+# A terminal order changed later than a day after its creation: listed in the erasable index.
+LATE: Final = T0 + SWEPT_CHANGES_WITHIN + timedelta(microseconds=1)
+
+
 def test_an_erased_order_round_trips_through_the_codec_and_leaves_the_erasable_index() -> None:
-    order = make_order("PO-1", "UPI", status=OrderStatus.SUCCEEDED)
+    order = make_order("PO-1", "UPI", status=OrderStatus.SUCCEEDED, updated_at=LATE)
     assert "erase_pk" in order_to_item(order)
     assert order.request is not None
     erased = order.model_copy(
-        update={"request": erase_request(order.request), "personal_data_erased_at": T0}
+        update={"request": erase_request(order.request), "personal_data_erased_at": LATE}
     )
 
     item = order_to_item(erased)
@@ -68,7 +81,32 @@ def test_an_erased_order_round_trips_through_the_codec_and_leaves_the_erasable_i
     assert back.request.amount.value == 50000
 
 
-def test_only_terminal_orders_are_erasable() -> None:
+def test_only_terminal_orders_changed_late_are_listed_erasable() -> None:
     for status in OrderStatus:
-        item = order_to_item(make_order("PO-1", status=status))
+        item = order_to_item(make_order("PO-1", status=status, updated_at=LATE))
         assert ("erase_pk" in item) is (status in TERMINAL)
+
+
+@pytest.mark.parametrize("last_change", [T0, T0 + timedelta(hours=23), T0 + SWEPT_CHANGES_WITHIN])
+def test_a_terminal_order_settled_within_a_day_of_creation_is_left_to_the_sweep(
+    last_change: datetime,
+) -> None:
+    # The write that settles nearly every payout pays no erasable-index entry: the retention
+    # sweep of by-day reaches it (the item still carries its by-day key).
+    order = make_order("PO-1", "UPI", status=OrderStatus.SUCCEEDED, updated_at=last_change)
+
+    item = order_to_item(order)
+
+    assert swept_by_creation(order.created_at, order.updated_at)
+    assert "erase_pk" not in item
+    assert "erase_sk" not in item
+    assert "day_pk" in item
+
+
+def test_a_change_after_the_sweeps_margin_lists_the_order_erasable() -> None:
+    # A review, a reversal or a late settlement: the sweep may already have passed the order's
+    # creation time, so the change itself lists it.
+    order = make_order("PO-1", "UPI", status=OrderStatus.REVERSED, updated_at=LATE)
+
+    assert not swept_by_creation(order.created_at, order.updated_at)
+    assert order_to_item(order)["erase_sk"] == {"S": f"{keys.timestamp(LATE)}#PO-1"}

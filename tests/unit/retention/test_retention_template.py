@@ -54,20 +54,28 @@ def test_the_function_runs_every_hour_on_the_scheduler(template: Template) -> No
     assert "Name" not in event["Properties"]  # a fixed name collides between two stacks
 
 
-def test_the_function_may_query_only_the_erasable_index_and_touch_order_partitions(
+def test_the_function_may_query_only_its_two_indexes_and_touch_order_partitions_and_its_position(
     template: Template,
 ) -> None:
     (policy,) = _function(template)["Policies"]
     statements = {statement["Sid"]: statement for statement in policy["Statement"]}
 
-    assert set(statements) == {"ReadErasableIndex", "OrderPartitionsReadWrite"}
-    index = statements["ReadErasableIndex"]
+    assert set(statements) == {"ReadErasableAndByDayIndexes", "OrderPartitionsReadWrite"}
+    index = statements["ReadErasableAndByDayIndexes"]
     assert index["Action"] == "dynamodb:Query"
-    assert index["Resource"] == {"Fn::Sub": "${OrdersTable.Arn}/index/erasable"}
+    assert index["Resource"] == [
+        {"Fn::Sub": "${OrdersTable.Arn}/index/erasable"},
+        {"Fn::Sub": "${OrdersTable.Arn}/index/by-day"},
+    ]
     partitions = statements["OrderPartitionsReadWrite"]
-    assert partitions["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    # No Scan, no Delete, no UpdateItem: reads, conditional puts.
+    assert partitions["Action"] == [
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+    ]
     assert partitions["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PAYOUT#*"]}
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PAYOUT#*", "SWEEP#retention"]}
     }
 
 

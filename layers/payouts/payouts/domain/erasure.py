@@ -9,12 +9,26 @@ request (and never paid twice), and a different request under the id is still a 
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from payouts.domain.redaction import is_safe, mask, mask_shapes, mask_text
 from payouts.domain.request import Amount, Method, PayoutId, PayoutRequest
+
+# A terminal order whose last change came no later than this after its creation is erased by the
+# retention sweep of the orders in creation order (which reaches the orders created
+# ``retention + SWEPT_CHANGES_WITHIN`` ago, all due by then); one changed later is listed in the
+# erasable index at that change. Writers and the sweep must agree: this may grow but never shrink
+# (a shorter one would leave the orders changed in between in neither place).
+SWEPT_CHANGES_WITHIN: Final = timedelta(days=1)
+
+
+def swept_by_creation(created_at: datetime, updated_at: datetime) -> bool:
+    """Whether the retention sweep in creation order erases this terminal order (otherwise it
+    must be listed as erasable): it last changed within ``SWEPT_CHANGES_WITHIN`` of creation."""
+    return updated_at - created_at <= SWEPT_CHANGES_WITHIN
 
 
 class MaskedBeneficiary(BaseModel):

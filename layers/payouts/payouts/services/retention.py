@@ -7,6 +7,17 @@ request's fingerprint and the evidence (hashes, redacted details) are kept: the 
 whole, a late duplicate of the request is still known as the same request (the fingerprint is of
 the original), and nothing is ever sent again from an erased order.
 
+Two ways find what is due, so that a payout settled soon after its creation (nearly all of them)
+writes no index entry for retention at all:
+- the sweep: by-day read in creation order, from a stored position, up to the orders created
+  ``retention + SWEPT_CHANGES_WITHIN`` ago. Every terminal order that last changed within
+  ``SWEPT_CHANGES_WITHIN`` of its creation is due by then; the sweep erases those and passes the
+  others by, which are in, or will go into, the erasable index.
+- the sparse erasable index: the terminal orders that last changed later than that after their
+  creation (a late settlement, a review, a reversal), oldest change first.
+An order is so erased between ``retention`` and ``retention + SWEPT_CHANGES_WITHIN`` (plus the
+schedule's hour) after its last change.
+
 Each erasure is one conditional write (the order's status and version unchanged, so a concurrent
 transition or review wins and the order is taken up again on a later run), in one transaction
 with an ERASURE evidence item. It never changes a status, an amount or a fingerprint.
@@ -16,12 +27,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
-from payouts.domain.erasure import erase_excerpt, erase_request
+from payouts.domain.erasure import SWEPT_CHANGES_WITHIN, erase_excerpt, erase_request
 from payouts.domain.order import Evidence, EvidenceKind, Order
 from payouts.observability import logger
 from payouts.store import Applied, OrderStore, WriteResult
-from payouts.store.orders import ErasablePage
+from payouts.store.orders import ErasablePage, SweepPosition
+
+# Where a sweep that has never run starts, before the first orders it must reach: the orders
+# it alone can erase were settled within SWEPT_CHANGES_WITHIN of creation by a version writing
+# no erasable entry for them, so created at most that long before the first run (deployed
+# and scheduled together); earlier ones carry an erasable entry from the version before.
+FIRST_SWEEP_LOOKBACK: Final = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,58 @@ def erase_expired(
         else:
             skipped += 1
     return ErasureRun(erased=erased, skipped=skipped, more=page.more)
+
+
+def erase_due(
+    store: OrderStore,
+    *,
+    retention: timedelta,
+    now: datetime,
+    limit: int,
+) -> ErasureRun:
+    """One pass of each: up to ``limit`` orders from the erasable index, then up to ``limit``
+    from the sweep of by-day; ``more`` says another pass has work."""
+    listed = erase_expired(store, retention=retention, now=now, limit=limit)
+    swept = sweep_created(store, retention=retention, now=now, limit=limit)
+    return ErasureRun(
+        erased=listed.erased + swept.erased,
+        skipped=listed.skipped + swept.skipped,
+        # Orders listed but left alone changed meanwhile: they wait for the next run.
+        more=(listed.more and listed.erased > 0) or swept.more,
+    )
+
+
+def sweep_created(
+    store: OrderStore,
+    *,
+    retention: timedelta,
+    now: datetime,
+    limit: int,
+) -> ErasureRun:
+    """Erase the due orders among the next ``limit`` in creation order after the sweep's
+    position, up to the orders created ``retention + SWEPT_CHANGES_WITHIN`` ago, and move the
+    position past them. An order passed by is not due: it is in the erasable index (it changed
+    late) or not terminal yet (it will be, and then changed late). ``more``: another pass has
+    work; False also when another run moved the position meanwhile."""
+    until = now - retention - SWEPT_CHANGES_WITHIN
+    before = store.sweep_position()
+    start = before or SweepPosition(until - FIRST_SWEEP_LOOKBACK, "")
+    if start.created_at >= until:
+        return ErasureRun()
+    page = store.created_after(start, until, limit)
+    cutoff = now - retention
+    erased = skipped = 0
+    for order in page.orders:
+        if not _due_for_erasure(order, cutoff):
+            skipped += 1
+        elif isinstance(erase_order(store, order, retention, now), Applied):
+            erased += 1
+        else:
+            skipped += 1  # changed meanwhile, so changed late: the erasable index has it now
+    # Exhausted: everything created up to ``until`` has been looked at, whatever its id.
+    reached = page.last if page.last and not page.exhausted else SweepPosition.through(until)
+    moved = store.move_sweep_position(before, reached)
+    return ErasureRun(erased=erased, skipped=skipped, more=moved and not page.exhausted)
 
 
 def erase_order(

@@ -16,7 +16,8 @@ class RetentionSettings(CommonSettings):
 
     # Days after an order turned terminal (and last changed) before its personal data is erased.
     personal_data_retention_days: Annotated[int, Field(ge=1, le=3650)]
-    # Orders read from the erasable index per pass; an invocation runs passes while time lasts.
+    # Orders read per pass from the erasable index and from the sweep of by-day each; an
+    # invocation runs passes while time lasts.
     erasure_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
     # An invocation starts no new pass with less than this many seconds left.
     erasure_stop_margin_seconds: Annotated[int, Field(ge=1, le=300)] = 20

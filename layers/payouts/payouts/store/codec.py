@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from payouts.domain.erasure import ErasedRequest
+from payouts.domain.erasure import ErasedRequest, swept_by_creation
 from payouts.domain.order import Evidence, Order
 from payouts.domain.request import PayoutRequest
 from payouts.domain.status import OrderStatus, is_terminal
@@ -244,9 +244,14 @@ def _index_attributes(order: Order) -> dict[str, Any]:
         attributes["due_sk"] = keys.due_sort_key(order.next_check_at, order.payout_id)
     if order.provider and order.provider_order_id:
         attributes["provider_ref"] = keys.provider_ref(order.provider, order.provider_order_id)
-    if is_terminal(order.status) and order.personal_data_erased_at is None:
-        # Sparse, like "due": only terminal orders still holding personal data, oldest change
-        # first, so the retention function reads exactly what it must erase.
+    if (
+        is_terminal(order.status)
+        and order.personal_data_erased_at is None
+        and not swept_by_creation(order.created_at, order.updated_at)
+    ):
+        # Sparse, like "due": only the terminal orders still holding personal data that the
+        # retention sweep of by-day will not reach (changed long after creation), oldest change
+        # first. Most payouts settle within a day of creation and never write it.
         attributes["erase_pk"] = keys.erase_shard(order.payout_id)
         attributes["erase_sk"] = keys.erase_sort_key(order.updated_at, order.payout_id)
     if order.needs_review:

@@ -16,8 +16,13 @@
   docs/table-migration.md): status_pk = <status>#<created day>, status_sk = <created_at>#<id>
 - GSI "by-provider-ref": provider_ref = <provider>#<provider order id>
 - GSI "review" (sparse, only while needs_review): review_pk = REVIEW, review_sk = <updated_at>#<id>
-- GSI "erasable" (sparse, only while an order is terminal and still holds personal data):
-  erase_pk = ERASE#<shard>, erase_sk = <updated_at>#<id>
+- GSI "erasable" (sparse, only while an order is terminal, still holds personal data and last
+  changed more than ``SWEPT_CHANGES_WITHIN`` after it was created, see payouts.domain.erasure):
+  erase_pk = ERASE#<shard>, erase_sk = <updated_at>#<id>. Every other terminal order is found by
+  the retention function's sweep of by-day in creation order (docs/table-design.md), so most
+  payouts never write it.
+- retention sweep position: PK = SWEEP#retention, SK = POSITION (how far in creation order the
+  sweep has looked)
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ SETTING_SK: Final = "SETTING"
 CALLBACK_BODY_PREFIX: Final = "CALLBACK#"
 CALLBACK_QUERY_PREFIX: Final = "CALLBACK_QUERY#"
 REVIEW_PK: Final = "REVIEW"
+SWEEP_PK: Final = "SWEEP#retention"
+SWEEP_SK: Final = "POSITION"
 
 DUE_INDEX: Final = "due"
 STATUS_INDEX: Final = "by-status-day"

@@ -62,6 +62,11 @@ CLIENT_CONFIG: Final = Config(
 _TRANSACTION_ATTEMPTS: Final = 4
 # BatchGetItem takes at most 100 keys; what it leaves unprocessed is asked again, this many times.
 _BATCH_GET_KEYS: Final = 100
+# The smallest step of a stored timestamp (microseconds): the last instant of a day is the next
+# day's start less one tick.
+_TICK: Final = timedelta(microseconds=1)
+# Sorts after every character a payout id may contain ([A-Za-z0-9_-]).
+_AFTER_ANY_ID: Final = "~"
 _BATCH_GET_ATTEMPTS: Final = 6
 _RETRYABLE_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingError"})
 
@@ -131,6 +136,30 @@ class ErasablePage:
 
     payout_ids: list[str]
     more: bool
+
+
+@dataclass(frozen=True, order=True)
+class SweepPosition:
+    """A place in creation order, (created_at, payout_id): the retention sweep has looked at
+    every order up to and including it."""
+
+    created_at: datetime
+    payout_id: str
+
+    @classmethod
+    def through(cls, moment: datetime) -> SweepPosition:
+        """The position after every order created up to ``moment``, whatever its id."""
+        return cls(moment, _AFTER_ANY_ID)
+
+
+@dataclass(frozen=True)
+class SweepPage:
+    """Orders in creation order after a sweep position; ``last`` is the position of the last
+    one taken, and ``exhausted`` says none is left up to the bound asked for."""
+
+    orders: list[Order]
+    last: SweepPosition | None
+    exhausted: bool
 
 
 @dataclass(frozen=True)
@@ -637,6 +666,77 @@ class OrderStore:
             more = more or bool(answer.get("LastEvaluatedKey"))
         return ErasablePage(found, more)
 
+    # ---- retention sweep of by-day ---------------------------------------------------------------
+
+    def created_after(self, after: SweepPosition, until: datetime, limit: int) -> SweepPage:
+        """Up to ``limit`` orders created after ``after`` and no later than ``until``, in
+        creation order (then id), whole: from by-day, day after day, each day's shards merged
+        and read from ``after`` on (a key condition on the index's range key, so the days and
+        the entries already swept are never read again), the orders by BatchGetItem."""
+        taken: list[tuple[str, str]] = []
+        day = after.created_at.astimezone(UTC)
+        bound = (keys.timestamp(after.created_at), after.payout_id)
+        exhausted = True
+        while day.date() <= until.astimezone(UTC).date():
+            lower = max(after.created_at, _day_start(day))
+            upper = min(until, _day_start(day) + timedelta(days=1) - _TICK)
+            queries = _day_range_queries(self._table, day, lower, upper, limit)
+            entries = _merged_entries([self._query_all(query) for query in queries])
+            taken.extend(islice((e for e in entries if e > bound), limit - len(taken) + 1))
+            if len(taken) > limit:  # one more than asked for: there is more to sweep
+                taken, exhausted = taken[:limit], False
+                break
+            day = _day_start(day) + timedelta(days=1)
+        found = self._get_many([payout_id for _, payout_id in taken])
+        last = SweepPosition(keys.parse_timestamp(taken[-1][0]), taken[-1][1]) if taken else None
+        orders = [found[payout_id] for _, payout_id in taken if payout_id in found]
+        return SweepPage(orders, last, exhausted)
+
+    def sweep_position(self) -> SweepPosition | None:
+        """How far in creation order the retention sweep has looked (None: it never has)."""
+        answer = self._client.get_item(
+            TableName=self._table,
+            Key=to_attribute_values({"PK": keys.SWEEP_PK, "SK": keys.SWEEP_SK}),
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        values = from_attribute_values(item)
+        return SweepPosition(
+            keys.parse_timestamp(str(values["swept_created_at"])), str(values["swept_payout_id"])
+        )
+
+    def move_sweep_position(self, before: SweepPosition | None, after: SweepPosition) -> bool:
+        """Move the sweep's position from ``before`` to ``after``; False (nothing written) when
+        another run moved it meanwhile."""
+        condition = "attribute_not_exists(PK)"
+        values: dict[str, Any] = {}
+        if before is not None:
+            condition = "swept_created_at = :created AND swept_payout_id = :payout"
+            values = {":created": keys.timestamp(before.created_at), ":payout": before.payout_id}
+        request: PutItemInputTypeDef = {
+            "TableName": self._table,
+            "Item": to_attribute_values(
+                {
+                    "PK": keys.SWEEP_PK,
+                    "SK": keys.SWEEP_SK,
+                    "swept_created_at": keys.timestamp(after.created_at),
+                    "swept_payout_id": after.payout_id,
+                }
+            ),
+            "ConditionExpression": condition,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = to_attribute_values(values)
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # ---- ops reads (no Scan) ---------------------------------------------------------------------
 
     def list_by_statuses(
@@ -970,6 +1070,36 @@ def _day_queries(table: str, day: datetime, newest_first: bool) -> list[QueryInp
     ]
 
 
+def _day_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _day_range_queries(
+    table: str, day: datetime, lower: datetime, upper: datetime, page: int
+) -> list[QueryInputTypeDef]:
+    """One by-day query per shard of ``day`` for the orders created from ``lower`` to ``upper``
+    (inclusive), oldest first, ``page`` entries a page."""
+    bounds = {":lower": keys.timestamp(lower), ":upper": keys.timestamp(upper)}
+    return [
+        {
+            "TableName": table,
+            "IndexName": keys.DAY_INDEX,
+            "KeyConditionExpression": "day_pk = :pk AND created_at BETWEEN :lower AND :upper",
+            "ExpressionAttributeValues": to_attribute_values({":pk": partition, **bounds}),
+            "Limit": page,
+        }
+        for partition in keys.day_partitions(day)
+    ]
+
+
+def _merged_entries(shards: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[tuple[str, str]]:
+    """The (created_at, payout_id) of the shards' entries, merged lazily in that order."""
+    # Each shard comes sorted by created_at only (equal range keys in no promised order).
+    entries = heapq.merge(*(map(_created_and_id, shard) for shard in shards), key=_created)
+    for _, same_time in groupby(entries, key=lambda entry: entry[0]):
+        yield from sorted(same_time)
+
+
 def _merged_payout_ids(
     shards: Iterable[Iterable[Mapping[str, Any]]], *, newest_first: bool
 ) -> Iterator[str]:
@@ -987,6 +1117,10 @@ def _merged_payout_ids(
     for _, same_time in groupby(entries, key=lambda entry: entry[0]):
         for _, payout_id in sorted(same_time, reverse=newest_first):
             yield payout_id
+
+
+def _created(entry: tuple[str, str]) -> str:
+    return entry[0]
 
 
 def _created_and_id(item: Mapping[str, Any]) -> tuple[str, str]:
