@@ -41,6 +41,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, Final
 
+from bench import cost_erasure
 from bench.cost_life import (
     CALLBACK,
     CALLBACK_RETRY,
@@ -497,6 +498,15 @@ def run() -> dict[str, float]:
     figures |= {
         f"cost_usd_per_million_pending_checks_{name}": value for name, value in check_costs.items()
     }
+    erasure = cost_erasure.measure()
+    erasure_costs = cost_per_million(
+        Usage(write_units=erasure.write_units, read_units=erasure.read_units), prices
+    )
+    figures["write_units_per_erasure"] = erasure.write_units
+    figures["read_units_per_erasure"] = erasure.read_units
+    figures |= {
+        f"cost_usd_per_million_erasures_{name}": value for name, value in erasure_costs.items()
+    }
     figures["cost_usd_per_million_payouts_xray_full_sampling"] = xray_full
     figures["cost_usd_per_million_payouts_xray_off"] = 0.0
     figures["log_bytes_per_payout"] = path.log_bytes
@@ -508,5 +518,10 @@ def run() -> dict[str, float]:
         f"X-Ray at the default sampling ({DEFAULT_SAMPLING:.0%}); full sampling "
         f"${xray_full:.2f}, off $0"
     )
-    print(cost_table({"callback path": costs, "+ pending check": check_costs}, prices))
+    print(
+        f"erasure after the retention period, once per payout ({erasure.erased} orders, DynamoDB"
+        f" only): {erasure.write_units:.2f} write units, {erasure.read_units:.2f} read units"
+    )
+    columns = {"callback path": costs, "+ pending check": check_costs, "+ erasure": erasure_costs}
+    print(cost_table(columns, prices))
     return figures
