@@ -10,8 +10,10 @@ from typing import TypeVar
 
 import pytest
 
+from payouts.domain.erasure import ErasedRequest, erase_request
 from payouts.domain.errors import IllegalTransition
 from payouts.domain.order import Evidence, EvidenceKind, Order
+from payouts.domain.request import PayoutRequest
 from payouts.domain.status import TERMINAL, OrderStatus
 from payouts.store import AlreadyExists, Applied, Created, OrderStore, Stale
 from tests.integration.store.conftest import BOTH_INDEX_MODES, BOTH_INDEX_MODES_WITH_PROJECTIONS
@@ -453,9 +455,49 @@ def test_erasable_listing_holds_only_terminal_orders_changed_late_not_yet_erased
     page = store.erasable(T0, limit=1)
     assert len(page.payout_ids) == 1
     assert page.more
-    erased = store.update(done, T0, evidence("erased"), personal_data_erased_at=T0)
-    assert isinstance(erased, Applied)
+    erasure = store.erase(done, T0, evidence("erased"), erased(done), None)
+    assert isinstance(erasure, Applied)
     assert store.erasable(T0 + timedelta(days=1), limit=10).payout_ids == ["PO-LATER"]
+
+
+def erased(order: Order) -> ErasedRequest:
+    assert isinstance(order.request, PayoutRequest)
+    return erase_request(order.request)
+
+
+def test_an_erasure_is_one_conditional_put_keeping_its_record_on_the_order(
+    store: OrderStore,
+) -> None:
+    done = moved(store, created(store, "PO-1"), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
+    record = Evidence(kind=EvidenceKind.ERASURE, summary="personal data erased", at=T0)
+
+    result = store.erase(done, T0 + timedelta(days=1), record, erased(done), None)
+
+    assert isinstance(result, Applied)
+    stored = store.get("PO-1")
+    assert stored == result.order
+    assert stored.status is S.SUCCEEDED  # never a status change
+    assert stored.version == done.version + 1
+    assert stored.personal_data_erased_at == T0 + timedelta(days=1)
+    last = store.history("PO-1")[-1]
+    assert (last.kind, last.order_version) == (EvidenceKind.ERASURE, done.version + 1)
+    assert [e.kind for e in store.history("PO-1")].count(EvidenceKind.ERASURE) == 1
+
+
+def test_an_erasure_from_a_stale_copy_writes_nothing(store: OrderStore) -> None:
+    done = moved(store, created(store, "PO-1"), S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
+    reversed_ = moved(store, done, S.REVERSED)
+    record = Evidence(kind=EvidenceKind.ERASURE, summary="personal data erased", at=T0)
+
+    result = store.erase(done, T0, record, erased(done), None)
+
+    assert isinstance(result, Stale)
+    assert store.get("PO-1") == reversed_
+    assert EvidenceKind.ERASURE not in [e.kind for e in store.history("PO-1")]
+    again = store.erase(reversed_, T0, record, erased(reversed_), None)
+    assert isinstance(again, Applied)
+    with pytest.raises(ValueError, match="already erased"):
+        store.erase(again.order, T0, record, erased(reversed_), None)
 
 
 def test_lease_is_exclusive_until_it_expires_or_is_released(store: OrderStore) -> None:

@@ -67,8 +67,12 @@ class Order(BaseModel):
     # The evidence of the change that first made the order terminal, kept on the order item
     # itself: that change is one conditional write of one item, atomic with its evidence, instead
     # of a transaction with a separate evidence item (half the write units). Set once; later
-    # changes (a reversal, an erasure) append evidence items as before.
+    # changes (a reversal, a review) append evidence items as before.
     final_evidence: Evidence | None = None
+    # The ERASURE record of the order's erasure, kept on the order item the same way: the erasure
+    # is one put of the order (about 3 write units) instead of a transaction with an evidence item
+    # (6). Set once, as the erasure is.
+    erasure_evidence: Evidence | None = None
     # True when the order's first version was already claimed for sending (intake stores and
     # claims in one write when it sends at once): its first CREATE_SENT record is then derived
     # from the order itself (``creation_send_evidence``) rather than stored as a separate item.

@@ -18,9 +18,9 @@ writes no index entry for retention at all:
 An order is so erased between ``retention`` and ``retention + SWEPT_CHANGES_WITHIN`` (plus the
 schedule's hour) after its last change.
 
-Each erasure is one conditional write (the order's status and version unchanged, so a concurrent
-transition or review wins and the order is taken up again on a later run), in one transaction
-with an ERASURE evidence item. It never changes a status, an amount or a fingerprint.
+Each erasure is one conditional put of the order item (the order's status and version unchanged,
+so a concurrent transition or review wins and the order is taken up again on a later run), with
+its ERASURE evidence kept on the item. It never changes a status, an amount or a fingerprint.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def erase_order(
         },
         at=now,
     )
-    result = store.update(
+    result = store.erase(
         order,
         now,
         evidence,
@@ -150,7 +150,6 @@ def erase_order(
         invalid_request=(
             erase_excerpt(order.invalid_request) if order.invalid_request is not None else None
         ),
-        personal_data_erased_at=now,
     )
     if isinstance(result, Applied):
         logger.info("personal data erased", payout_id=order.payout_id, status=order.status.value)

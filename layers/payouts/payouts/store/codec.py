@@ -120,7 +120,8 @@ def order_to_item(order: Order) -> Item:
         "closed_by": order.closed_by,
         "personal_data_erased_at": _time_or_none(order.personal_data_erased_at),
         "failure_reported_at": _time_or_none(order.failure_reported_at),
-        "final_evidence": _final_evidence_json(order.final_evidence),
+        "final_evidence": _kept_evidence_json(order.final_evidence),
+        "erasure_evidence": _kept_evidence_json(order.erasure_evidence),
         "sent_at_creation": order.sent_at_creation or None,
         "write_token": order.write_token,
         **{name: getattr(order, name) for name in _FIGURE_FIELDS},
@@ -159,14 +160,15 @@ def order_from_item(item: ReadItem) -> Order:
         last_sent_at=_parse_or_none(values.get("last_sent_at")),
         failure_reported_at=_parse_or_none(values.get("failure_reported_at")),
         paid_at=_parse_or_none(values.get("paid_at")),
-        final_evidence=_final_evidence_from_json(values.get("final_evidence")),
+        final_evidence=_kept_evidence_from_json(values.get("final_evidence")),
+        erasure_evidence=_kept_evidence_from_json(values.get("erasure_evidence")),
         sent_at_creation=values.get("sent_at_creation", False),
         write_token=values.get("write_token"),
         **{name: values.get(name) for name in _FIGURE_FIELDS},
     )
 
 
-def _final_evidence_json(evidence: Evidence | None) -> str | None:
+def _kept_evidence_json(evidence: Evidence | None) -> str | None:
     # Compact JSON in one string attribute: every byte of it is paid by each later write of the
     # order, and none of it is ever queried on.
     if evidence is None:
@@ -174,7 +176,7 @@ def _final_evidence_json(evidence: Evidence | None) -> str | None:
     return evidence.model_dump_json(exclude_defaults=True)
 
 
-def _final_evidence_from_json(text: str | None) -> Evidence | None:
+def _kept_evidence_from_json(text: str | None) -> Evidence | None:
     return Evidence.model_validate_json(text) if text else None
 
 

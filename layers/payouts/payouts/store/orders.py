@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from payouts.domain.erasure import ErasedRequest
 from payouts.domain.errors import IllegalTransition
 from payouts.domain.fingerprint import request_fingerprint
 from payouts.domain.order import Evidence, Order, creation_send_evidence
@@ -357,12 +358,9 @@ class OrderStore:
         order = self.get(payout_id)
         if order is not None:
             # Records kept on the order item itself: the first send of an order stored already
-            # claimed, and the evidence of the change that made it terminal.
-            found.extend(
-                evidence
-                for evidence in (creation_send_evidence(order), order.final_evidence)
-                if evidence is not None
-            )
+            # claimed, the evidence of the change that made it terminal, and of its erasure.
+            kept = (creation_send_evidence(order), order.final_evidence, order.erasure_evidence)
+            found.extend(evidence for evidence in kept if evidence is not None)
             # Time order; records of one instant by the order version they were written with.
             found.sort(key=lambda evidence: (evidence.at, evidence.order_version or 0))
         return found
@@ -411,6 +409,33 @@ class OrderStore:
             update={"version": order.version + 1, "updated_at": now, "write_token": None, **changes}
         )
         return self._write(order, updated, evidence)
+
+    def erase(
+        self,
+        order: Order,
+        now: datetime,
+        evidence: Evidence,
+        request: ErasedRequest | None,
+        invalid_request: str | None,
+    ) -> WriteResult:
+        """Replace the personal data of ``order`` by ``request`` and ``invalid_request`` (their
+        erased forms), if it is still exactly as read, with ``evidence`` kept on the order item:
+        one conditional put of one item (atomic by itself), never a status change."""
+        if order.personal_data_erased_at is not None or order.erasure_evidence is not None:
+            raise ValueError(f"{order.payout_id}: already erased")
+        version = order.version + 1
+        updated = order.model_copy(
+            update={
+                "version": version,
+                "updated_at": now,
+                "personal_data_erased_at": now,
+                "erasure_evidence": evidence.model_copy(update={"order_version": version}),
+                "write_token": self._unique()[:16],
+                "request": request,
+                "invalid_request": invalid_request,
+            }
+        )
+        return self._put_order(order, updated)
 
     def append_evidence(self, payout_id: str, evidence: Evidence) -> None:
         """Append an evidence item without changing the order (e.g. a refused conflict)."""
