@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -21,11 +22,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from payouts.settings import SettingsError, load
 from payouts.settings.reconcile import ReconcileSettings
 from payouts.store import OrderStore
+from payouts.store.codec import LEGACY_STATUS_INDEX_VARIABLE
 from payouts.store.orders import CLIENT_CONFIG
 from payouts.store.provider_state import ProviderStateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import StackTypeDef
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_sqs import SQSClient
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 TABLE_OUTPUT: Final = "OrdersTableName"
 QUEUE_OUTPUT: Final = "PayoutRequestsQueueUrl"
 DLQ_OUTPUT: Final = "PayoutRequestsDLQUrl"
+# The template's parameter that keeps the legacy by-status-day index during a migration.
+LEGACY_INDEX_PARAMETER: Final = "LegacyStatusIndex"
 
 # The function whose environment holds the provider settings (routes, base URLs, secret ids):
 # the reconcile function queries providers exactly as the CLI's requery and resubmit do.
@@ -110,8 +115,7 @@ class Target:
         return client
 
     @functools.cached_property
-    def outputs(self) -> dict[str, str]:
-        """The stack's outputs by key."""
+    def _stack(self) -> StackTypeDef:
         cloudformation: CloudFormationClient = self.client("cloudformation")
         try:
             stacks = cloudformation.describe_stacks(StackName=self.options.stack_name)["Stacks"]
@@ -120,11 +124,29 @@ class Target:
                 f"cannot read stack {self.options.stack_name!r}: {_message(error)} "
                 "(pass --stack-name, or --table/--queue-url)"
             ) from None
+        return stacks[0]
+
+    @functools.cached_property
+    def outputs(self) -> dict[str, str]:
+        """The stack's outputs by key."""
         return {
             output["OutputKey"]: output["OutputValue"]
-            for output in stacks[0].get("Outputs", [])
+            for output in self._stack.get("Outputs", [])
             if "OutputKey" in output and "OutputValue" in output
         }
+
+    def _follow_the_stacks_index_mode(self) -> None:
+        """Mid-migration (docs/table-migration.md) the CLI must read and write orders exactly as
+        the stack's functions do: with the legacy by-status-day attributes while the stack's
+        ``LegacyStatusIndex`` is true. An order the CLI writes without them (a close, a review)
+        would drop out of the legacy index the listings still read. With an explicit --table
+        there is no stack to ask: LEGACY_STATUS_INDEX in the CLI's environment decides."""
+        if self.options.table:
+            return
+        for parameter in self._stack.get("Parameters", []):
+            if parameter.get("ParameterKey") == LEGACY_INDEX_PARAMETER:
+                legacy = str(parameter.get("ParameterValue", "false")).lower() == "true"
+                os.environ[LEGACY_STATUS_INDEX_VARIABLE] = "true" if legacy else "false"
 
     def _output(self, explicit: str | None, key: str) -> str:
         if explicit:
@@ -151,8 +173,10 @@ class Target:
 
     @functools.cached_property
     def store(self) -> OrderStore:
-        """The order store over the stack's table."""
-        return OrderStore(self.dynamodb, self.table_name)
+        """The order store over the stack's table, in the stack's index mode."""
+        table = self.table_name
+        self._follow_the_stacks_index_mode()
+        return OrderStore(self.dynamodb, table)
 
     @functools.cached_property
     def provider_states(self) -> ProviderStateStore:
