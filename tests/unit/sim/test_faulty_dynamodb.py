@@ -369,3 +369,25 @@ def test_a_boto3_client_can_be_wrapped_too(moto_client: Any, script: Script) -> 
     error = raised(lambda: put_new(faulty, "P#2"))
     assert isinstance(error, moto_client.exceptions.ClientError)
     assert moto_client.get_item(TableName=TABLE, Key=key("P#2")).get("Item") is None
+
+
+# ---- BatchGetItem (the retention sweep reads orders 100 at a time) -------------------------------
+
+
+def test_batch_get_passes_through_and_can_be_throttled_like_any_read(
+    faulty: FaultyDynamoDB, memory: MemoryDynamoDB, script: Script, hooks: Hooks
+) -> None:
+    put_new(memory, "P#1")
+    put_new(memory, "P#2")
+    request = {TABLE: {"Keys": [key("P#1"), key("P#2"), key("P#3")]}}
+
+    answer = faulty.batch_get_item(RequestItems=request)
+    script.plan("BatchGetItem", F.THROTTLE)
+    error = raised(lambda: faulty.batch_get_item(RequestItems=request))
+
+    assert sorted(item["PK"]["S"] for item in answer["Responses"][TABLE]) == ["P#1", "P#2"]
+    assert [operation for operation, _ in script.asked] == ["BatchGetItem", "BatchGetItem"]
+    assert ("before", "BatchGetItem") in hooks.calls
+    assert isinstance(error, ClientError)
+    assert error.operation_name == "BatchGetItem"
+    assert error.response["Error"]["Code"] == "ProvisionedThroughputExceededException"

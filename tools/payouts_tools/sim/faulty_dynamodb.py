@@ -92,6 +92,7 @@ _METHODS: Final = {
     "DeleteItem": "delete_item",
     "UpdateItem": "update_item",
     "Query": "query",
+    "BatchGetItem": "batch_get_item",
     "TransactWriteItems": "transact_write_items",
     "CreateTable": "create_table",
     "DescribeTable": "describe_table",
@@ -202,6 +203,10 @@ class FaultyDynamoDB:
     def query(self, **kwargs: Any) -> Any:
         """Query, perhaps faulted."""
         return self._make_api_call("Query", kwargs)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        """BatchGetItem, perhaps faulted (the retention sweep reads orders 100 at a time)."""
+        return self._make_api_call("BatchGetItem", kwargs)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
         """TransactWriteItems, perhaps faulted."""
