@@ -5,15 +5,19 @@ one the system once had, or the simplest way to pay twice)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from payouts.domain.erasure import SWEPT_CHANGES_WITHIN
+from payouts.domain.order import Order
 from payouts.providers.base import QueryKind
 from payouts.services import callbacks as callback_service
+from payouts.services import retention as retention_service
 from payouts.services.settlement import Verdict
-from payouts.store import Applied, OrderStore, Stale
+from payouts.store import Applied, OrderStore, Stale, codec
 from payouts.store.codec import order_to_item
 from payouts_tools.sim.config import SimConfig
 from payouts_tools.sim.faults import mix_named
@@ -35,6 +39,9 @@ def test_a_storm_breaks_no_money_rule(seed: int) -> None:
     assert result.ok, explain(result)
     assert sum(result.faults.values()) > PAYOUTS_PER_SEED  # the storm really blew
     assert result.final_statuses.get("SUCCEEDED", 0) > PAYOUTS_PER_SEED * 0.8
+    # Retention ran under the storm too, and each of its two ways erased orders.
+    assert result.extra["erased_by"].get("index", 0) > 0, result.extra
+    assert result.extra["erased_by"].get("sweep", 0) > PAYOUTS_PER_SEED * 0.8, result.extra
 
 
 def test_the_same_seed_replays_the_same_run_and_another_seed_does_not() -> None:
@@ -55,6 +62,31 @@ def test_without_faults_every_payout_settles_and_nobody_is_asked_to_decide() -> 
     assert result.escalations == {}
     assert set(result.final_statuses) <= {"SUCCEEDED", "FAILED"}
     assert sum(result.final_statuses.values()) == 500
+
+
+def test_retention_erases_every_order_by_index_or_sweep_within_its_promise() -> None:
+    # Orders settled or reversed more than a day after creation are listed erasable; the rest
+    # are left to the sweep of by-day. Without faults every hourly run completes, so every
+    # erasure must come within the promised lateness after the order's last change.
+    config = with_late_changes(config_for(3, 300, "none"))
+    result = simulate(config)
+    promised = config.retention + SWEPT_CHANGES_WITHIN + timedelta(hours=1)
+
+    assert result.ok, explain(result)
+    erased = result.extra["erased_by"]
+    assert erased.get("index", 0) >= 5, erased
+    assert erased.get("sweep", 0) >= 200, erased
+    assert sum(erased.values()) == sum(result.final_statuses.values())  # all terminal here
+    lateness = result.extra["erasure_lateness_hours"]
+    assert config.retention.total_seconds() / 3600 <= lateness["min"], lateness
+    assert lateness["max"] <= promised.total_seconds() / 3600, lateness
+
+
+def with_late_changes(config: SimConfig) -> SimConfig:
+    """More payouts settled, or reversed, more than a day after creation (the erasable index's
+    orders), on top of ``config``'s mix."""
+    mix = replace(config.mix, settle_late=0.05, settle_reverse=0.1, reverse_late=0.5)
+    return replace(config, mix=mix)
 
 
 # ---- the referee catches planted bugs ----------------------------------------------------------
@@ -161,3 +193,34 @@ def test_a_payment_is_judged_after_every_write_that_preceded_it() -> None:
     result = simulate(config_for(7, 100, "storm"))
 
     assert result.ok, explain(result)
+
+
+def test_the_referee_catches_a_late_settled_order_never_listed_erasable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The codec believing every order is the sweep's: an order settled (or reversed) more than
+    # a day after its creation is passed by the sweep while open or before its change, and
+    # listed nowhere: its personal data would be kept for ever.
+    monkeypatch.setattr(codec, "swept_by_creation", lambda created_at, updated_at: True)
+    result = simulate(with_late_changes(config_for(11, 300, "none")))
+
+    assert any("not erased by a complete retention run" in text for text in result.violations)
+    assert any("never erased" in text for text in result.violations)
+
+
+def test_the_referee_catches_the_sweep_erasing_an_order_before_its_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The due check's cutoff computed without the retention period (cutoff = now): the sweep
+    # reaches an order created a day and the period ago, and erases it although it changed late
+    # (settled or reversed) less than the period ago.
+    config = with_late_changes(config_for(11, 300, "none"))
+    honest = retention_service._due_for_erasure
+
+    def due_without_the_period(order: Order, cutoff: datetime) -> bool:
+        return honest(order, cutoff + config.retention)
+
+    monkeypatch.setattr(retention_service, "_due_for_erasure", due_without_the_period)
+    result = simulate(config)
+
+    assert any("before its period" in text for text in result.violations)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -15,6 +15,7 @@ from payouts.settings.callbacks import CallbackSettings
 from payouts.settings.find_due import FindDueSettings
 from payouts.settings.intake import IntakeSettings
 from payouts.settings.reconcile import ReconcileSettings
+from payouts.settings.retention import RetentionSettings
 from payouts_tools.local.template import (
     function_properties,
     load_template,
@@ -46,6 +47,17 @@ class SimConfig:
     # the system is not quiet yet.
     max_tail_hours: float = 80.0
     check_every_step: bool = True
+    # The personal-data retention period: hours, not the deployed 180 days, so that erasures by
+    # the index and by the sweep (which reaches orders created a day more ago) fall in the run.
+    retention_hours: float = 1.0
+    # The drain after the system is quiet runs retention (and nothing else) until every order
+    # is due and reachable; past this many virtual hours after the quiet, it gives up (judged).
+    max_drain_hours: float = 7 * 24.0
+
+    @property
+    def retention(self) -> timedelta:
+        """The retention period the simulated retention function runs with."""
+        return timedelta(hours=self.retention_hours)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,12 @@ class Deployment:
     callbacks: CallbackSettings
     find_due: FindDueSettings
     reconcile: ReconcileSettings
+    # Retention: its timeout, schedule and the schedule's retries; its settings (the period in
+    # them is the template's default, replaced in the simulation by ``SimConfig.retention``).
+    retention_timeout: float
+    retention_every: float
+    retention_retries: int
+    retention: RetentionSettings
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,7 +134,28 @@ def deployment() -> Deployment:
         callbacks=settings("CallbackFunction", CallbackSettings),
         find_due=settings("FindDueFunction", FindDueSettings),
         reconcile=settings("ReconcileFunction", ReconcileSettings),
+        retention_timeout=timeout("RetentionFunction"),
+        retention_every=_rate_seconds(_retention_schedule(template)["ScheduleExpression"]),
+        retention_retries=int(_retention_schedule(template)["RetryPolicy"]["MaximumRetryAttempts"]),
+        retention=_retention_settings(template, params),
     )
+
+
+def _retention_schedule(template: dict[str, Any]) -> dict[str, Any]:
+    properties = function_properties(template, "RetentionFunction")
+    schedule: dict[str, Any] = properties["Events"]["Schedule"]["Properties"]
+    return schedule
+
+
+def _retention_settings(template: dict[str, Any], params: dict[str, str]) -> RetentionSettings:
+    variables = function_properties(template, "RetentionFunction")["Environment"]["Variables"]
+    environ = {name: value for name, value in variables.items() if isinstance(value, str)}
+    environ |= {
+        "ORDERS_TABLE": TABLE,
+        # A !Ref to the parameter in the template: its default, as CloudFormation passes it.
+        "PERSONAL_DATA_RETENTION_DAYS": params["PersonalDataRetentionDays"],
+    }
+    return load(RetentionSettings, environ)
 
 
 def _rate_seconds(expression: str) -> float:

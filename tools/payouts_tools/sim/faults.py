@@ -59,6 +59,12 @@ class FaultMix:
     settle_never: float = 0.0
     settle_reverse: float = 0.0
     settle_slow: float = 0.0  # settles hours later: slower than every stale threshold
+    # Settles more than a day after creation (after the reconcile deadline's escalation): a
+    # late change, which lists the order in the erasable index instead of the sweep's care.
+    settle_late: float = 0.0
+    # A reversal more than a day after the payment (of a reversed payout): the order changes
+    # again after the retention sweep may have erased it, or so late the index must list it.
+    reverse_late: float = 0.0
     # Callbacks, per callback.
     callback_duplicate: float = 0.0
     callback_reorder: float = 0.0
@@ -110,6 +116,8 @@ REALISTIC: Final = FaultMix(
     settle_never=0.0005,
     settle_reverse=0.002,
     settle_slow=0.01,
+    settle_late=0.001,
+    reverse_late=0.3,
     callback_duplicate=0.05,
     callback_reorder=0.02,
     callback_drop=0.02,
@@ -160,6 +168,8 @@ STORM: Final = FaultMix(
     settle_never=0.002,
     settle_reverse=0.01,
     settle_slow=0.03,
+    settle_late=0.005,
+    reverse_late=0.5,
     callback_duplicate=0.1,
     callback_reorder=0.05,
     callback_drop=0.05,

@@ -53,6 +53,18 @@ def as_text(results: Sequence[SimResult], wall_seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _retention_line(result: SimResult) -> str:
+    erased: dict[str, int] = result.extra.get("erased_by", {})
+    lateness: dict[str, float] = result.extra.get("erasure_lateness_hours", {})
+    runs: dict[str, int] = result.extra.get("retention_runs", {})
+    return (
+        f"erased {sum(erased.values()):,}: "
+        + ", ".join(f"by {path} {count:,}" for path, count in erased.items())
+        + f" · after {lateness.get('min', 0):g}-{lateness.get('max', 0):g} h · retention runs "
+        + ", ".join(f"{kind} {count}" for kind, count in runs.items())
+    )
+
+
 def _run_lines(result: SimResult) -> list[str]:
     res = result.resolution_seconds
     lines = [
@@ -73,6 +85,9 @@ def _run_lines(result: SimResult) -> list[str]:
             width=_WIDTH,
             initial_indent="  ",
             subsequent_indent="    ",
+        ),
+        *textwrap.wrap(
+            _retention_line(result), width=_WIDTH, initial_indent="  ", subsequent_indent="    "
         ),
         f"  escalated {result.escalations_per_1000:.2f} per 1,000:",
     ]

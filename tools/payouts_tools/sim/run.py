@@ -140,6 +140,10 @@ def _result(config: SimConfig, world: World, virtual_seconds: float, wall: float
         extra={
             "breaker_trips": world.figures.breaker_trips,
             "provider_resumes": world.figures.resumes,
+            "erased_by": referee.erasures_by_path(),
+            "erasure_lateness_hours": referee.lateness_hours(),
+            "retention_runs": dict(sorted(world.figures.retention.items())),
+            "late_changes_scripted": world.figures.late_scripted,
         },
     )
 
