@@ -144,6 +144,7 @@ def _result(config: SimConfig, world: World, virtual_seconds: float, wall: float
             "erasure_lateness_hours": referee.lateness_hours(),
             "retention_runs": dict(sorted(world.figures.retention.items())),
             "late_changes_scripted": world.figures.late_scripted,
+            "quiet_virtual_hours": round(world.figures.quiet_at / 3600, 2),
         },
     )
 

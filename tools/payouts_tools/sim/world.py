@@ -170,6 +170,7 @@ class Figures:
     resumes: int = 0
     retention: Counter[str] = field(default_factory=Counter)  # runs: all, complete, failed...
     late_scripted: int = 0
+    quiet_at: float = 0.0  # virtual seconds: when the drain began
 
 
 class World:
@@ -234,6 +235,7 @@ class World:
         # These two run on through the drain: retention, and the stream its writes go to.
         retention = [self._spawn(self._pump_stream()), self._spawn(self._schedule_retention())]
         await self._until_quiet()
+        self.figures.quiet_at = self.loop.time()
         for process in processes:
             process.cancel()
         await asyncio.gather(*processes, return_exceptions=True)
