@@ -74,15 +74,15 @@ class SimResult:
 
 def simulate(config: SimConfig) -> SimResult:
     """Run one simulation to quiescence and judge it."""
-    quiet_services()
-    started = time.perf_counter()
-    loop = VirtualTimeLoop()
-    try:
-        world = loop.run_until_complete(_build_and_run(config))
-        virtual_seconds = loop.time()
-    finally:
-        _close(loop)
-    return _result(config, world, virtual_seconds, time.perf_counter() - started)
+    with quiet_services():
+        started = time.perf_counter()
+        loop = VirtualTimeLoop()
+        try:
+            world = loop.run_until_complete(_build_and_run(config))
+            virtual_seconds = loop.time()
+        finally:
+            _close(loop)
+        return _result(config, world, virtual_seconds, time.perf_counter() - started)
 
 
 async def _build_and_run(config: SimConfig) -> World:

@@ -17,8 +17,9 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -1211,7 +1212,15 @@ def _replace_body(message: CallbackMessage, body: bytes) -> CallbackMessage:
     )
 
 
-def quiet_services() -> None:
-    """Powertools logs at CRITICAL only: a simulated run makes millions of log calls."""
+@contextmanager
+def quiet_services() -> Iterator[None]:
+    """Powertools logs at CRITICAL only while a run lasts (a simulated run makes millions of log
+    calls), then at the level it had: the logger is shared with whatever runs next in the
+    process (tests reading log lines, in the same pytest worker)."""
+    level = logger.log_level
     logger.setLevel("CRITICAL")
     _ = utc_now  # services get their clocks injected; nothing here reads the wall clock
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
