@@ -23,6 +23,7 @@ from payouts.services.status_events import stream_events
 from payouts.settings.base import DEFAULT_ROUTES
 from payouts.store import Applied, Stale
 from payouts.store.codec import order_to_item
+from payouts.store.orders import SweepPosition
 from payouts_tools.local.moto_lambda import InvocationContext
 from tests.integration.fuzz.harness import InlineExecutor
 from tests.integration.retention.conftest import Table
@@ -184,6 +185,36 @@ def test_each_run_sweeps_on_from_where_the_last_one_stopped(table: Table) -> Non
 
     assert (first.erased, first.skipped) == (3, 0)
     assert (second.erased, second.skipped) == (3, 0)  # the first three not looked at again
+
+
+def test_a_failed_erasure_keeps_the_sweeps_progress_up_to_the_order_that_failed(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for minute in range(4):
+        settled(table, f"PO-{minute}", "UPI", T0 + timedelta(minutes=minute))
+    now = T0 + RETENTION + 2 * DAY
+    real_erase = table.store.erase
+    calls = 0
+
+    def third_throttled(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("throttled past the retries")
+        return real_erase(*args, **kwargs)
+
+    monkeypatch.setattr(table.store, "erase", third_throttled)
+    with pytest.raises(RuntimeError, match="throttled"):
+        erase_due(table.store, retention=RETENTION, now=now, limit=10)
+
+    assert table.store.sweep_position() == SweepPosition(T0 + timedelta(minutes=1), "PO-1")
+    monkeypatch.setattr(table.store, "erase", real_erase)
+    run = erase_due(table.store, retention=RETENTION, now=now, limit=10)
+    assert (run.erased, run.skipped) == (2, 0)  # the first two are not read again
+    for minute in range(4):
+        order = table.store.get(f"PO-{minute}")
+        assert order is not None
+        assert order.personal_data_erased_at is not None
 
 
 def test_a_later_change_restarts_the_period(table: Table) -> None:

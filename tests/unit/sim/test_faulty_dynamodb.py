@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from payouts.domain.status import OrderStatus
 from payouts.store import AlreadyExists, Applied, Created, OrderStore
-from payouts.store.orders import CLIENT_CONFIG
+from payouts.store.orders import CLIENT_CONFIG, SweepPosition
 from payouts_tools.sim.dynamodb import MemoryDynamoDB, table_kwargs_from_template
 from payouts_tools.sim.faulty_dynamodb import DynamoFault, FaultyDynamoDB, retries_of
 from tests.support.orders import T0, make_request
@@ -279,6 +279,29 @@ def test_the_store_takes_its_own_lost_create_answer_as_created(
     result = store.create(make_request("PO-1"), T0, next_check_at=None, send_to="gateway_v2")
     assert isinstance(result, Created)
     assert store.get("PO-1") == result.order
+
+
+def test_the_store_takes_its_own_lost_sweep_position_answer_as_moved(
+    faulty: FaultyDynamoDB, script: Script
+) -> None:
+    # Found by the simulation (seed 103): the retention run read "another run moved it" and
+    # stopped with due orders left, though the position it wanted was stored.
+    script.plan("PutItem", F.RETRIED_SEES_OWN_WRITE)
+    store = OrderStore(faulty.as_client(), TABLE)
+    position = SweepPosition(T0, "PO-1")
+
+    assert store.move_sweep_position(None, position)
+    assert store.sweep_position() == position
+
+
+def test_a_sweep_position_moved_by_another_run_is_not_taken_as_its_own(
+    faulty: FaultyDynamoDB,
+) -> None:
+    store = OrderStore(faulty.as_client(), TABLE)
+    position = SweepPosition(T0, "PO-1")
+    assert store.move_sweep_position(None, position)
+
+    assert not store.move_sweep_position(None, position)  # the same move, by another run
 
 
 def test_a_create_that_finds_another_writers_order_is_not_taken_as_its_own(

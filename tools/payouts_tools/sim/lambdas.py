@@ -32,9 +32,6 @@ class Invocation:
     dice: Dice
     dead: bool = False
     crash_points: list[str] = field(default_factory=list)
-    # DynamoDB calls retried by the client after their first attempt applied (the retry met
-    # the call's own effect): the invocation cannot tell its write from another's.
-    retried_own_writes: int = 0
 
     def clock(self) -> datetime:
         """The invocation's wall clock: virtual time plus its skew."""

@@ -406,10 +406,6 @@ class World:
             return None  # the referee's and the simulator's own reads are never faulted
         for kind, fault, operations in _DDB_FAULTS:
             if (operations is None or operation in operations) and self.dice.roll(kind):
-                if fault is DynamoFault.RETRIED_SEES_OWN_WRITE:
-                    invocation = CURRENT.get()
-                    if invocation is not None:
-                        invocation.retried_own_writes += 1
                 return fault
         return None
 
@@ -917,7 +913,7 @@ class World:
         figures["runs"] += 1
         if isinstance(result, ErasureRun):
             self.log("retention", result.erased, result.skipped, result.more)
-        incomplete = _incomplete(result, invocation)
+        incomplete = _incomplete(result)
         if incomplete is not None:
             # Judged as a miss (the erasures it delays are excused), not as a run that must
             # have reached everything due.
@@ -1146,16 +1142,12 @@ async def _call_with[T](
     return call(clock)
 
 
-def _incomplete(result: ErasureRun | Failed, invocation: Invocation) -> str | None:
+def _incomplete(result: ErasureRun | Failed) -> str | None:
     """Why a retention invocation did not finish its work, or None when it did."""
     if isinstance(result, FAILED):
         return "failed"
     if result.more:
         return "cut short"
-    if invocation.retried_own_writes:
-        # The store's move_sweep_position takes its own retried put for another run's move:
-        # the run says nothing more is left and stops with orders left (seed 103, reported).
-        return "own retry"
     return None
 
 

@@ -115,13 +115,23 @@ def sweep_created(
     page = store.created_after(start, until, limit)
     cutoff = now - retention
     erased = skipped = 0
-    for order in page.orders:
-        if not _due_for_erasure(order, cutoff):
-            skipped += 1
-        elif isinstance(erase_order(store, order, retention, now), Applied):
-            erased += 1
-        else:
-            skipped += 1  # changed meanwhile, so changed late: the erasable index has it now
+    handled: SweepPosition | None = None
+    finished = False
+    try:
+        for order in page.orders:
+            if not _due_for_erasure(order, cutoff):
+                skipped += 1
+            elif isinstance(erase_order(store, order, retention, now), Applied):
+                erased += 1
+            else:
+                skipped += 1  # changed meanwhile, so changed late: the erasable index has it now
+            handled = SweepPosition(order.created_at, order.payout_id)
+        finished = True
+    finally:
+        if not finished and handled is not None:
+            # An erasure failed (throttled past the retries, say): keep what this pass did, so
+            # the retried invocation starts at the order that failed, not at the page's start.
+            store.move_sweep_position(before, handled)
     # Exhausted: everything created up to ``until`` has been looked at, whatever its id.
     reached = page.last if page.last and not page.exhausted else SweepPosition.through(until)
     moved = store.move_sweep_position(before, reached)

@@ -734,33 +734,24 @@ class OrderStore:
 
     def move_sweep_position(self, before: SweepPosition | None, after: SweepPosition) -> bool:
         """Move the sweep's position from ``before`` to ``after``; False (nothing written) when
-        another run moved it meanwhile."""
+        another run moved it meanwhile. A put retried by botocore after its answer was lost is
+        recognised as ours by its token, not taken for another run's move."""
         condition = "attribute_not_exists(PK)"
         values: dict[str, Any] = {}
         if before is not None:
             condition = "swept_created_at = :created AND swept_payout_id = :payout"
             values = {":created": keys.timestamp(before.created_at), ":payout": before.payout_id}
-        request: PutItemInputTypeDef = {
-            "TableName": self._table,
-            "Item": to_attribute_values(
-                {
-                    "PK": keys.SWEEP_PK,
-                    "SK": keys.SWEEP_SK,
-                    "swept_created_at": keys.timestamp(after.created_at),
-                    "swept_payout_id": after.payout_id,
-                }
-            ),
-            "ConditionExpression": condition,
-        }
-        if values:
-            request["ExpressionAttributeValues"] = to_attribute_values(values)
-        try:
-            self._client.put_item(**request)
-        except ClientError as error:
-            if _error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        item = to_attribute_values(
+            {
+                "PK": keys.SWEEP_PK,
+                "SK": keys.SWEEP_SK,
+                "swept_created_at": keys.timestamp(after.created_at),
+                "swept_payout_id": after.payout_id,
+                "write_token": self._unique()[:16],
+            }
+        )
+        moved, _ = self._put_conditionally(item, condition, {}, values)
+        return moved
 
     # ---- ops reads (no Scan) ---------------------------------------------------------------------
 
