@@ -11,6 +11,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 
+
+def run_without_powertools_settings(script: str) -> str:
+    """``script``'s output, run by a fresh interpreter whose environment has no Powertools
+    setting (as in a fresh shell); the test fails with its stderr if it fails."""
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("POWERTOOLS_")
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return finished.stdout
+
+
 FLUSH_AFTER_IMPORTING_THE_INTAKE_BENCH = """
 import bench.__main__  # what `python -m bench` runs first (its main() is not called here)
 import bench.bench_intake
@@ -22,22 +42,9 @@ print(metrics.serialize_metric_set()["_aws"]["CloudWatchMetrics"][0]["Namespace"
 
 
 def test_logger_and_metrics_are_configured_though_a_bench_imports_the_package_early() -> None:
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("POWERTOOLS_")
-    }
+    flushed = run_without_powertools_settings(FLUSH_AFTER_IMPORTING_THE_INTAKE_BENCH)
 
-    finished = subprocess.run(
-        [sys.executable, "-c", FLUSH_AFTER_IMPORTING_THE_INTAKE_BENCH],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    log_level, namespace = finished.stdout.split()
+    log_level, namespace = flushed.split()
     assert namespace == "Payouts"
     assert log_level == str(logging.WARNING)  # the figures are not buried in INFO lines
 
@@ -52,19 +59,6 @@ print(sorted(name for name in os.environ if name.startswith("POWERTOOLS_")))
 def test_importing_bench_modules_changes_no_setting_of_the_process() -> None:
     # The test suite imports bench modules; a Powertools setting made at import leaked into
     # every later test of the same worker (metrics disabled: 20 handler tests failed in CI).
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("POWERTOOLS_")
-    }
+    printed = run_without_powertools_settings(IMPORT_EVERY_BENCH_MODULE)
 
-    finished = subprocess.run(
-        [sys.executable, "-c", IMPORT_EVERY_BENCH_MODULE],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    assert finished.stdout.strip() == "[]"
+    assert printed.strip() == "[]"
