@@ -1108,31 +1108,27 @@ def _day_range_queries(
     ]
 
 
-def _merged_entries(shards: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[tuple[str, str]]:
-    """The (created_at, payout_id) of the shards' entries, merged lazily in that order."""
-    # Each shard comes sorted by created_at only (equal range keys in no promised order).
-    entries = heapq.merge(*(map(_created_and_id, shard) for shard in shards), key=_created)
-    for _, same_time in groupby(entries, key=lambda entry: entry[0]):
-        yield from sorted(same_time)
-
-
-def _merged_payout_ids(
-    shards: Iterable[Iterable[Mapping[str, Any]]], *, newest_first: bool
-) -> Iterator[str]:
-    """The ids in the shards' index entries, merged lazily in (created_at, payout_id) order.
+def _merged_entries(
+    shards: Iterable[Iterable[Mapping[str, Any]]], *, newest_first: bool = False
+) -> Iterator[tuple[str, str]]:
+    """The (created_at, payout_id) of the shards' index entries, merged lazily in that order.
 
     Each shard comes sorted by created_at only (entries with equal range keys come in no
     promised order), so entries are merged on created_at and each run of equal times is sorted
     by id: the order by-status-day's ``<created_at>#<id>`` sort key gave.
     """
     entries = heapq.merge(
-        *(map(_created_and_id, shard) for shard in shards),
-        key=lambda entry: entry[0],
-        reverse=newest_first,
+        *(map(_created_and_id, shard) for shard in shards), key=_created, reverse=newest_first
     )
-    for _, same_time in groupby(entries, key=lambda entry: entry[0]):
-        for _, payout_id in sorted(same_time, reverse=newest_first):
-            yield payout_id
+    for _, same_time in groupby(entries, key=_created):
+        yield from sorted(same_time, reverse=newest_first)
+
+
+def _merged_payout_ids(
+    shards: Iterable[Iterable[Mapping[str, Any]]], *, newest_first: bool
+) -> Iterator[str]:
+    """The ids in the shards' index entries, merged lazily in (created_at, payout_id) order."""
+    return (payout_id for _, payout_id in _merged_entries(shards, newest_first=newest_first))
 
 
 def _created(entry: tuple[str, str]) -> str:
